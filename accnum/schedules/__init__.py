@@ -1,0 +1,179 @@
+"""Noise schedules (SPEC §1): the arrays ``alpha[0..T]`` and ``alpha_bar[0..T]``.
+
+Every schedule is a :class:`Schedule`; the factories below build the named ones and
+``get(name, T, **params)`` looks them up by name.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import _checks
+
+
+@dataclass(frozen=True, eq=False)
+class Schedule:
+    """``alpha[t]`` and ``alpha_bar[t]`` for ``t = 0..T`` with ``alpha[0] = alpha_bar[0] = 1``.
+
+    ``h`` is the step-size scale in which orders are stated (SPEC §6): ``c1 log T / T``
+    for ``li2024`` and ``1 / T`` otherwise.
+    """
+
+    name: str
+    alpha_bar: np.ndarray
+    h: float
+    params: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        ab = np.asarray(self.alpha_bar, dtype=np.float64)
+        if ab.ndim != 1 or ab.size < 3:
+            raise ValueError("alpha_bar must be a 1-D array of length T + 1 >= 3")
+        if ab[0] != 1.0:
+            raise ValueError("alpha_bar[0] must be 1")
+        if not np.all(np.isfinite(ab)) or np.any(ab[1:] <= 0) or np.any(np.diff(ab) >= 0):
+            raise ValueError(
+                f"schedule {self.name!r}: alpha_bar must decrease strictly from 1 and stay positive"
+            )
+        object.__setattr__(self, "alpha_bar", ab)
+        alpha = np.empty_like(ab)
+        alpha[0] = 1.0
+        alpha[1:] = ab[1:] / ab[:-1]
+        object.__setattr__(self, "alpha", alpha)
+
+    @property
+    def T(self) -> int:
+        return self.alpha_bar.size - 1
+
+    @property
+    def beta(self) -> np.ndarray:
+        return 1.0 - self.alpha
+
+    def alpha_bar_ext(self, t: int) -> float:
+        """``alpha_bar[t]`` for ``0 <= t <= T + 1``, with the convention
+        ``alpha_{T+1} := alpha_T`` (SPEC §3, accel-ode) beyond the end."""
+        if t == self.T + 1:
+            return float(self.alpha_bar[self.T] * self.alpha[self.T])
+        return float(self.alpha_bar[t])
+
+    def alpha_ext(self, t: int) -> float:
+        return float(self.alpha[min(t, self.T)])
+
+    def describe(self) -> str:
+        extra = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.name}(T={self.T}{', ' + extra if extra else ''})"
+
+
+# ----------------------------------------------------------------------- log-SNR
+def log_snr(alpha_bar):
+    """``lambda = 0.5 log(abar / (1 - abar))``; ``+inf`` at ``abar = 1``."""
+    ab = np.asarray(alpha_bar, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return 0.5 * (np.log(ab) - np.log1p(-ab))
+
+
+def alpha_bar_from_log_snr(lam):
+    """Inverse of :func:`log_snr`: ``abar = sigmoid(2 lambda)``."""
+    lam = np.asarray(lam, dtype=np.float64)
+    return 0.5 * (1.0 + np.tanh(lam))
+
+
+def interpolate_log_snr(alpha_bar_a: float, alpha_bar_b: float, r: float) -> float:
+    """The ``alpha_bar`` a fraction ``r`` of the way from ``a`` to ``b`` in log-SNR."""
+    la, lb = log_snr(alpha_bar_a), log_snr(alpha_bar_b)
+    return float(alpha_bar_from_log_snr(la + r * (lb - la)))
+
+
+# ---------------------------------------------------------------------- factories
+def _T(T) -> int:
+    return _checks.integer("T", T, minimum=2)
+
+
+def li2024(T: int, c0: float = 2.0, c1: float = 4.0) -> Schedule:
+    """The schedule of Li et al. (2024), eq. (5): ``beta_1 = T^{-c0}``,
+    ``beta_{t+1} = (c1 log T / T) min(beta_1 (1 + c1 log T / T)^t, 1)``."""
+    T = _T(T)
+    c0 = _checks.real("c0", c0, low=0.0, low_open=True)
+    c1 = _checks.real("c1", c1, low=0.0, low_open=True)
+    h = c1 * math.log(T) / T
+    if h >= 1.0:
+        raise ValueError(f"T = {T} is too small for c1 = {c1}: beta = c1 log T / T = {h:.3g} must be < 1")
+    t = np.arange(1, T, dtype=np.float64)
+    b1 = T ** (-c0)
+    # (1 + h)^t overflows for large t; its min with 1 only needs the log
+    ramp = np.exp(np.minimum(math.log(b1) + t * math.log1p(h), 0.0))
+    beta = np.concatenate([[b1], h * ramp])
+    return _from_beta("li2024", beta, h, {"c0": c0, "c1": c1})
+
+
+def _from_beta(name, beta, h, params) -> Schedule:
+    ab = np.concatenate([[1.0], np.cumprod(1.0 - beta)])
+    return Schedule(name, ab, h, params)
+
+
+def linear(T: int, beta_start: float = 1e-4, beta_end: float = 0.02, train_steps: int = 1000) -> Schedule:
+    """Ho et al. (2020): betas linear from 1e-4 to 0.02 over 1000 training steps,
+    respaced to ``T`` steps (Nichol & Dhariwal 2021, §4) at ``tau_t = round(t N / T)``."""
+    T = _T(T)
+    beta_start = _checks.real("beta_start", beta_start, low=0.0, high=1.0, low_open=True, high_open=True)
+    beta_end = _checks.real("beta_end", beta_end, low=0.0, high=1.0, low_open=True, high_open=True)
+    N = _checks.integer("train_steps", train_steps, minimum=2)
+    if T > N:
+        raise ValueError(f"T must be <= train_steps = {N} for the respaced linear schedule, got {T}")
+    train_ab = np.cumprod(1.0 - np.linspace(beta_start, beta_end, N))
+    tau = np.round(np.arange(1, T + 1) * N / T).astype(int) - 1
+    ab = np.concatenate([[1.0], train_ab[tau]])
+    return Schedule("linear", ab, 1.0 / T, {"beta_start": beta_start, "beta_end": beta_end})
+
+
+def cosine(T: int, s: float = 0.008, max_beta: float = 0.999) -> Schedule:
+    """Nichol & Dhariwal (2021), eq. (17): ``abar(t) = f(t)/f(0)``,
+    ``f(t) = cos(((t/T + s)/(1 + s)) pi/2)^2``, betas clipped at 0.999."""
+    T = _T(T)
+    s = _checks.real("s", s, low=0.0, low_open=True)
+    f = np.cos((np.arange(T + 1) / T + s) / (1 + s) * math.pi / 2) ** 2
+    beta = np.minimum(1.0 - f[1:] / f[:-1], max_beta)
+    return _from_beta("cosine", beta, 1.0 / T, {"s": s})
+
+
+def edm(T: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0) -> Schedule:
+    """Karras et al. (2022), eq. (5): ``sigma_i = (smax^(1/rho) + i/(T-1) (smin^(1/rho) -
+    smax^(1/rho)))^rho``, ``sigma_T = smax`` .. ``sigma_1 = smin``, ``abar = 1/(1 + sigma^2)``."""
+    T = _T(T)
+    sigma_min = _checks.real("sigma_min", sigma_min, low=0.0, low_open=True)
+    sigma_max = _checks.real("sigma_max", sigma_max, low=sigma_min, low_open=True)
+    rho = _checks.real("rho", rho, low=0.0, low_open=True)
+    i = np.arange(T, dtype=np.float64)
+    sig = (sigma_max ** (1 / rho) + i / (T - 1) * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
+    ab = np.concatenate([[1.0], 1.0 / (1.0 + sig[::-1] ** 2)])
+    return Schedule("edm", ab, 1.0 / T, {"sigma_min": sigma_min, "sigma_max": sigma_max, "rho": rho})
+
+
+def logsnr_uniform(T: int, lambda_min: float = -6.0, lambda_max: float = 6.0) -> Schedule:
+    """Log-SNR uniform in ``t``: ``lambda_1 = lambda_max`` .. ``lambda_T = lambda_min``."""
+    T = _T(T)
+    lambda_min = _checks.real("lambda_min", lambda_min)
+    lambda_max = _checks.real("lambda_max", lambda_max, low=lambda_min, low_open=True)
+    lam = np.linspace(lambda_max, lambda_min, T)
+    ab = np.concatenate([[1.0], alpha_bar_from_log_snr(lam)])
+    return Schedule("logsnr_uniform", ab, 1.0 / T, {"lambda_min": lambda_min, "lambda_max": lambda_max})
+
+
+_FACTORIES = {"li2024": li2024, "linear": linear, "cosine": cosine, "edm": edm, "logsnr_uniform": logsnr_uniform}
+
+
+def names() -> list[str]:
+    return list(_FACTORIES)
+
+
+def get(name: str, T: int, **params) -> Schedule:
+    """The schedule ``name`` with ``T`` steps; ``params`` go to its factory."""
+    _checks.choice("schedule", name, _FACTORIES)
+    try:
+        return _FACTORIES[name](T, **params)
+    except TypeError as err:
+        if "unexpected keyword" in str(err):
+            raise ValueError(f"schedule {name!r}: {err}") from None
+        raise
