@@ -6,11 +6,17 @@ import os
 import tempfile
 
 
-def write_atomic(path, data: bytes) -> None:
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
+def check_folder(path) -> str:
+    """The folder ``path`` will be written into; a ValueError if it does not exist."""
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
     if not os.path.isdir(folder):
         raise ValueError(f"output folder {folder!r} does not exist")
+    return folder
+
+
+def write_atomic(path, data: bytes) -> None:
+    path = os.fspath(path)
+    folder = check_folder(path)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".accnum-", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -21,7 +21,7 @@ _PAPER = "Li, Huang, Efimov, Wei, Chi, Chen (ICML 2024)"
 
 def _correction(t, s_t, s_next, sched):
     """``beta_t^2 / (4 beta_{t+1}) (s_t - sqrt(alpha_{t+1}) s_{t+1})``, the momentum term."""
-    b, b_next = 1.0 - sched.alpha[t], 1.0 - sched.alpha_ext(t + 1)
+    b, b_next = sched.beta[t], sched.beta_ext(t + 1)
     return (b * b / (4.0 * b_next)) * (s_t - math.sqrt(sched.alpha_ext(t + 1)) * s_next)
 
 
@@ -33,10 +33,11 @@ class AccelODE(Sampler):
 
     def step(self, t, y, z, model, sched, state):
         a, a_next = sched.alpha[t], sched.alpha_ext(t + 1)
+        b, b_next = sched.beta[t], sched.beta_ext(t + 1)
         s = model(sched.alpha_bar[t], y)
-        y_minus = math.sqrt(a_next) * (y - 0.5 * (1.0 - a_next) * s)
+        y_minus = math.sqrt(a_next) * (y - 0.5 * b_next * s)
         s_next = model(sched.alpha_bar_ext(t + 1), y_minus)
-        return (y + 0.5 * (1.0 - a) * s + _correction(t, s, s_next, sched)) / math.sqrt(a), state
+        return (y + 0.5 * b * s + _correction(t, s, s_next, sched)) / math.sqrt(a), state
 
 
 class AccelODEReuse(Sampler):
@@ -48,8 +49,9 @@ class AccelODEReuse(Sampler):
 
     def step(self, t, y, z, model, sched, state):
         a = sched.alpha[t]
+        b = sched.beta[t]
         s = model(sched.alpha_bar[t], y)
-        out = y + 0.5 * (1.0 - a) * s
+        out = y + 0.5 * b * s
         if "s_prev" in state:
             out = out + _correction(t, s, state["s_prev"], sched)
         return out / math.sqrt(a), {"s_prev": s}

@@ -18,7 +18,8 @@ from .base import Facts, KernelSampler
 class _AccelSDEBase(KernelSampler):
     def mean_map(self, t, u, model, sched):
         a = sched.alpha[t]
-        return (u + (1.0 - a) * model(sched.alpha_bar[t], u)) / math.sqrt(a)
+        b = sched.beta[t]
+        return (u + b * model(sched.alpha_bar[t], u)) / math.sqrt(a)
 
 
 class AccelSDE(_AccelSDEBase):
@@ -30,7 +31,8 @@ class AccelSDE(_AccelSDEBase):
 
     def kernel(self, t, sched):
         a = sched.alpha[t]
-        return 0.5 * (1.0 - a), 0.5 * (1.0 - a) / a
+        b = sched.beta[t]
+        return 0.5 * b, 0.5 * b / a
 
 
 class AccelSDEReadme(_AccelSDEBase):
@@ -41,5 +43,5 @@ class AccelSDEReadme(_AccelSDEBase):
     )
 
     def kernel(self, t, sched):
-        a = sched.alpha[t]
-        return 0.5 * (1.0 - a), 0.5 * (1.0 - a)
+        b = sched.beta[t]
+        return 0.5 * b, 0.5 * b

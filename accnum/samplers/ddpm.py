@@ -21,10 +21,10 @@ class DDPM(KernelSampler):
     )
 
     def kernel(self, t, sched):
-        b = 1.0 - sched.alpha[t]
+        b = sched.beta[t]
         return 0.0, (1.0 - sched.alpha_bar[t - 1]) / (1.0 - sched.alpha_bar[t]) * b
 
     def mean_map(self, t, u, model, sched):
-        ab, a = sched.alpha_bar[t], sched.alpha[t]
+        ab, a, b = sched.alpha_bar[t], sched.alpha[t], sched.beta[t]
         eps = eps_from_score(ab, model(ab, u))
-        return (u - (1.0 - a) / math.sqrt(1.0 - ab) * eps) / math.sqrt(a)
+        return (u - b / math.sqrt(1.0 - ab) * eps) / math.sqrt(a)

@@ -19,8 +19,9 @@ class DDIMLi(Sampler):
 
     def step(self, t, y, z, model, sched, state):
         a = sched.alpha[t]
+        b = sched.beta[t]
         s = model(sched.alpha_bar[t], y)
-        return (y + 0.5 * (1.0 - a) * s) / math.sqrt(a), state
+        return (y + 0.5 * b * s) / math.sqrt(a), state
 
 
 class DDPMLi(KernelSampler):
@@ -32,8 +33,10 @@ class DDPMLi(KernelSampler):
 
     def kernel(self, t, sched):
         a = sched.alpha[t]
-        return 0.0, (1.0 - a) / a
+        b = sched.beta[t]
+        return 0.0, b / a
 
     def mean_map(self, t, u, model, sched):
         a = sched.alpha[t]
-        return (u + (1.0 - a) * model(sched.alpha_bar[t], u)) / math.sqrt(a)
+        b = sched.beta[t]
+        return (u + b * model(sched.alpha_bar[t], u)) / math.sqrt(a)

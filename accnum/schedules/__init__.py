@@ -7,49 +7,45 @@ Every schedule is a :class:`Schedule`; the factories below build the named ones 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from .. import _checks
 
 
-@dataclass(frozen=True, eq=False)
 class Schedule:
-    """``alpha[t]`` and ``alpha_bar[t]`` for ``t = 0..T`` with ``alpha[0] = alpha_bar[0] = 1``.
+    """``alpha[t]``, ``beta[t] = 1 - alpha[t]`` and ``alpha_bar[t]`` for ``t = 0..T``, with
+    ``alpha[0] = alpha_bar[0] = 1``.
 
-    ``h`` is the step-size scale in which orders are stated (SPEC §6): ``c1 log T / T``
-    for ``li2024`` and ``1 / T`` otherwise.
+    ``beta`` is the primary array (kept to full relative precision even at 1e-12);
+    ``alpha_bar = prod alpha`` is accumulated in logs.  ``h`` is the step-size scale in
+    which orders are stated (SPEC §6): ``c1 log T / T`` for ``li2024``, ``1 / T`` otherwise.
     """
 
-    name: str
-    alpha_bar: np.ndarray
-    h: float
-    params: dict = field(default_factory=dict)
+    def __init__(self, name: str, beta, h: float, params: dict | None = None):
+        beta = np.asarray(beta, dtype=np.float64)
+        if beta.ndim != 1 or beta.size < 3 or beta[0] != 0.0:
+            raise ValueError("beta must be a 1-D array [0, beta_1, ..., beta_T] with T >= 2")
+        if not np.all(np.isfinite(beta)) or np.any(beta[1:] <= 0) or np.any(beta[1:] >= 1):
+            raise ValueError(f"schedule {name!r}: every beta_t must lie in (0, 1)")
+        self.name, self.h, self.params = name, float(h), dict(params or {})
+        self.beta = beta
+        self.alpha = 1.0 - beta
+        self.alpha_bar = np.exp(np.cumsum(np.log1p(-beta)))
+        self.alpha_bar[0] = 1.0
+        for arr in (self.beta, self.alpha, self.alpha_bar):
+            arr.setflags(write=False)
 
-    def __post_init__(self):
-        ab = np.asarray(self.alpha_bar, dtype=np.float64)
-        if ab.ndim != 1 or ab.size < 3:
-            raise ValueError("alpha_bar must be a 1-D array of length T + 1 >= 3")
-        if ab[0] != 1.0:
-            raise ValueError("alpha_bar[0] must be 1")
-        if not np.all(np.isfinite(ab)) or np.any(ab[1:] <= 0) or np.any(np.diff(ab) >= 0):
-            raise ValueError(
-                f"schedule {self.name!r}: alpha_bar must decrease strictly from 1 and stay positive"
-            )
-        object.__setattr__(self, "alpha_bar", ab)
-        alpha = np.empty_like(ab)
-        alpha[0] = 1.0
-        alpha[1:] = ab[1:] / ab[:-1]
-        object.__setattr__(self, "alpha", alpha)
+    @classmethod
+    def from_alpha_bar(cls, name: str, alpha_bar, h: float, params: dict | None = None) -> "Schedule":
+        ab = np.asarray(alpha_bar, dtype=np.float64)
+        if ab.ndim != 1 or ab[0] != 1.0 or np.any(ab[1:] <= 0) or np.any(np.diff(ab) >= 0):
+            raise ValueError(f"schedule {name!r}: alpha_bar must decrease strictly from 1 and stay positive")
+        beta = np.concatenate([[0.0], -np.expm1(np.diff(np.log(ab)))])
+        return cls(name, beta, h, params)
 
     @property
     def T(self) -> int:
-        return self.alpha_bar.size - 1
-
-    @property
-    def beta(self) -> np.ndarray:
-        return 1.0 - self.alpha
+        return self.beta.size - 1
 
     def alpha_bar_ext(self, t: int) -> float:
         """``alpha_bar[t]`` for ``0 <= t <= T + 1``, with the convention
@@ -61,9 +57,15 @@ class Schedule:
     def alpha_ext(self, t: int) -> float:
         return float(self.alpha[min(t, self.T)])
 
+    def beta_ext(self, t: int) -> float:
+        return float(self.beta[min(t, self.T)])
+
     def describe(self) -> str:
-        extra = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        extra = ", ".join(f"{k}={v:g}" for k, v in self.params.items())
         return f"{self.name}(T={self.T}{', ' + extra if extra else ''})"
+
+    def __repr__(self) -> str:
+        return f"<Schedule {self.describe()}>"
 
 
 # ----------------------------------------------------------------------- log-SNR
@@ -104,13 +106,8 @@ def li2024(T: int, c0: float = 2.0, c1: float = 4.0) -> Schedule:
     b1 = T ** (-c0)
     # (1 + h)^t overflows for large t; its min with 1 only needs the log
     ramp = np.exp(np.minimum(math.log(b1) + t * math.log1p(h), 0.0))
-    beta = np.concatenate([[b1], h * ramp])
-    return _from_beta("li2024", beta, h, {"c0": c0, "c1": c1})
-
-
-def _from_beta(name, beta, h, params) -> Schedule:
-    ab = np.concatenate([[1.0], np.cumprod(1.0 - beta)])
-    return Schedule(name, ab, h, params)
+    beta = np.concatenate([[0.0, b1], h * ramp])
+    return Schedule("li2024", beta, h, {"c0": c0, "c1": c1})
 
 
 def linear(T: int, beta_start: float = 1e-4, beta_end: float = 0.02, train_steps: int = 1000) -> Schedule:
@@ -125,7 +122,7 @@ def linear(T: int, beta_start: float = 1e-4, beta_end: float = 0.02, train_steps
     train_ab = np.cumprod(1.0 - np.linspace(beta_start, beta_end, N))
     tau = np.round(np.arange(1, T + 1) * N / T).astype(int) - 1
     ab = np.concatenate([[1.0], train_ab[tau]])
-    return Schedule("linear", ab, 1.0 / T, {"beta_start": beta_start, "beta_end": beta_end})
+    return Schedule.from_alpha_bar("linear", ab, 1.0 / T, {"beta_start": beta_start, "beta_end": beta_end})
 
 
 def cosine(T: int, s: float = 0.008, max_beta: float = 0.999) -> Schedule:
@@ -135,7 +132,7 @@ def cosine(T: int, s: float = 0.008, max_beta: float = 0.999) -> Schedule:
     s = _checks.real("s", s, low=0.0, low_open=True)
     f = np.cos((np.arange(T + 1) / T + s) / (1 + s) * math.pi / 2) ** 2
     beta = np.minimum(1.0 - f[1:] / f[:-1], max_beta)
-    return _from_beta("cosine", beta, 1.0 / T, {"s": s})
+    return Schedule("cosine", np.concatenate([[0.0], beta]), 1.0 / T, {"s": s})
 
 
 def edm(T: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0) -> Schedule:
@@ -148,7 +145,7 @@ def edm(T: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 
     i = np.arange(T, dtype=np.float64)
     sig = (sigma_max ** (1 / rho) + i / (T - 1) * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
     ab = np.concatenate([[1.0], 1.0 / (1.0 + sig[::-1] ** 2)])
-    return Schedule("edm", ab, 1.0 / T, {"sigma_min": sigma_min, "sigma_max": sigma_max, "rho": rho})
+    return Schedule.from_alpha_bar("edm", ab, 1.0 / T, {"sigma_min": sigma_min, "sigma_max": sigma_max, "rho": rho})
 
 
 def logsnr_uniform(T: int, lambda_min: float = -6.0, lambda_max: float = 6.0) -> Schedule:
@@ -158,7 +155,7 @@ def logsnr_uniform(T: int, lambda_min: float = -6.0, lambda_max: float = 6.0) ->
     lambda_max = _checks.real("lambda_max", lambda_max, low=lambda_min, low_open=True)
     lam = np.linspace(lambda_max, lambda_min, T)
     ab = np.concatenate([[1.0], alpha_bar_from_log_snr(lam)])
-    return Schedule("logsnr_uniform", ab, 1.0 / T, {"lambda_min": lambda_min, "lambda_max": lambda_max})
+    return Schedule.from_alpha_bar("logsnr_uniform", ab, 1.0 / T, {"lambda_min": lambda_min, "lambda_max": lambda_max})
 
 
 _FACTORIES = {"li2024": li2024, "linear": linear, "cosine": cosine, "edm": edm, "logsnr_uniform": logsnr_uniform}

@@ -41,7 +41,7 @@ def aniso2d() -> GaussianMixture:
 
 
 def gauss(d: int = 2) -> GaussianMixture:
-    """A single Gaussian in ``d`` dimensions with a full covariance (eigenvalues 0.25..2)."""
+    """One Gaussian in d dimensions, full covariance with eigenvalues 0.25 to 2 (gauss:d=8)."""
     d = _checks.integer("d", d, minimum=1)
     rng = np.random.default_rng(1234 + d)
     q, _ = np.linalg.qr(rng.standard_normal((d, d)))
@@ -50,8 +50,10 @@ def gauss(d: int = 2) -> GaussianMixture:
 
 
 def gmm(d: int = 2, K: int = 4) -> GaussianMixture:
-    """``K`` components in ``d`` dimensions: fixed pseudo-random means (spread 2) and
-    diagonal covariances (0.1..0.6), unequal weights; the same for the same ``(d, K)``."""
+    """K diagonal components in d dimensions, fixed pseudo-random layout (gmm:d=8,K=4).
+
+    Means have spread 2, variances 0.1 to 0.6, weights unequal; the same ``(d, K)`` always
+    gives the same mixture."""
     d = _checks.integer("d", d, minimum=1)
     K = _checks.integer("K", K, minimum=1)
     rng = np.random.default_rng(100_000 + 1000 * d + K)
