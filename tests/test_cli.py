@@ -1,0 +1,64 @@
+"""The command line: commands work, bad input gives one line, status 2, no file."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from accnum.cli import main
+
+
+def test_samplers_and_targets(capsys):
+    assert main(["samplers"]) == 0
+    out = capsys.readouterr().out
+    assert "accel-sde-readme" in out and "heun-edm" in out
+    assert main(["targets"]) == 0
+    assert "gmm1d (default)" in capsys.readouterr().out
+
+
+def test_sample_writes_npy(tmp_path, capsys):
+    out = tmp_path / "s.npy"
+    assert main(["sample", "--T", "30", "--n", "50", "--sampler", "ddpm-li", "--out", str(out)]) == 0
+    x = np.load(out)
+    assert x.shape == (50, 1)
+    assert "50 samples" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["sample", "--sampler", "nope"], "unknown sampler 'nope'; valid:"),
+        (["sample", "--T", "1"], "T must be >= 2"),
+        (["sample", "--n", "0"], "n must be >= 1"),
+        (["sample", "--schedule", "bad"], "unknown schedule 'bad'"),
+        (["sample", "--target", "missing.json"], "no such file"),
+        (["sample", "--target", "nope"], "unknown target 'nope'"),
+        (["sample", "--T", "abc"], "invalid int value"),
+        (["sample", "--schedule", "cosine", "--c0", "1"], "--c0 applies to the li2024 schedule only"),
+        (["sample", "--out", "x.txt"], "--out must name a .npy file"),
+    ],
+)
+def test_bad_input_one_line_status_2_no_file(tmp_path, argv, message):
+    proc = subprocess.run([sys.executable, "-m", "accnum.cli", *argv], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 2
+    err = proc.stderr.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+    assert os.listdir(tmp_path) == []
+
+
+def test_bad_json_target(tmp_path):
+    bad = tmp_path / "t.json"
+    bad.write_text('{"weights": [0.5, 0.6], "means": [[0], [1]], "covariances": [1, 1]}')
+    proc = subprocess.run([sys.executable, "-m", "accnum.cli", "sample", "--target", str(bad)], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "weights must sum to 1" in proc.stderr
+    assert sorted(os.listdir(tmp_path)) == ["t.json"]
+
+
+def test_help_everywhere():
+    for argv in (["--help"], ["sample", "--help"], ["samplers", "--help"], ["targets", "--help"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 0
