@@ -10,4 +10,4 @@ from .targets import GaussianMixture
 
 __version__ = "0.1.0"
 
-__all__ = ["GaussianMixture", "ExactScore", "ScoreModel", "SampleResult", "sample", "samplers", "schedules", "targets", "__version__"]
+__all__ = ["ExactScore", "GaussianMixture", "SampleResult", "ScoreModel", "__version__", "sample", "samplers", "schedules", "targets"]

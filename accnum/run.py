@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _checks, noise as _noise
+from . import _checks
+from . import noise as _noise
 from .samplers import get as get_sampler
 from .schedules import Schedule
 from .score import ExactScore, ScoreModel
@@ -106,10 +107,10 @@ def sample(target, sampler, schedule: Schedule, n: int | None = None, seed: int 
         raise TypeError(f"score must be a ScoreModel, got {type(model).__name__}")
     if noise is not None:
         arr = _check_noise(noise, sampler, schedule, n, target.d)
-        noise_at = lambda t: list(arr[t])  # noqa: E731
+        noise_at = lambda t: list(arr[t])
     else:
         k = sampler.facts.normals
-        noise_at = lambda t: [_noise.normals(seed, t, j, n, target.d) for j in range(k)]  # noqa: E731
+        noise_at = lambda t: [_noise.normals(seed, t, j, n, target.d) for j in range(k)]
     y = initial_points(target, schedule, n, seed, "gaussian" if init is None else init)
     calls0 = model.calls
     x = integrate(sampler, model, schedule, y, to, noise_at, progress)

@@ -15,13 +15,13 @@ import numpy as np
 
 
 class Tangent:
-    __slots__ = ("value", "jac")
+    __slots__ = ("jac", "value")
 
     def __init__(self, value: np.ndarray, jac: np.ndarray):
         self.value, self.jac = value, jac
 
     @classmethod
-    def identity(cls, x: np.ndarray) -> "Tangent":
+    def identity(cls, x: np.ndarray) -> Tangent:
         n, d = x.shape
         return cls(x.copy(), np.broadcast_to(np.eye(d), (n, d, d)).copy())
 

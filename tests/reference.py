@@ -19,9 +19,9 @@ def _arrays(sched):
 def run(name, score, sched, y, z=None, to=1):
     beta, alpha, ab = _arrays(sched)
     T = len(beta) - 1
-    lam = lambda a: 0.5 * math.log(a / (1 - a))  # noqa: E731
-    eps = lambda a, x: -math.sqrt(1 - a) * score(a, x)  # noqa: E731
-    x0 = lambda a, x: (x + (1 - a) * score(a, x)) / math.sqrt(a)  # noqa: E731
+    lam = lambda a: 0.5 * math.log(a / (1 - a))
+    eps = lambda a, x: -math.sqrt(1 - a) * score(a, x)
+    x0 = lambda a, x: (x + (1 - a) * score(a, x)) / math.sqrt(a)
     prev = None
     for t in range(T, to, -1):
         b, a, A, Ap = beta[t], alpha[t], ab[t], ab[t - 1]
@@ -78,7 +78,7 @@ def run(name, score, sched, y, z=None, to=1):
         elif name == "heun-edm":  # Karras et al. Algorithm 1 in x~ = x / sqrt(abar)
             sg, sgp = math.sqrt((1 - A) / A), math.sqrt((1 - Ap) / Ap)
             xt = y / math.sqrt(A)
-            D = lambda xx, a_, s_: x0(a_, xx * math.sqrt(a_))  # noqa: E731
+            D = lambda xx, a_, s_: x0(a_, xx * math.sqrt(a_))
             d = (xt - D(xt, A, sg)) / sg
             xn = xt + (sgp - sg) * d
             d2 = (xn - D(xn, Ap, sgp)) / sgp

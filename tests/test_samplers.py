@@ -4,11 +4,11 @@ import math
 
 import numpy as np
 import pytest
+from reference import run as reference
 
 import accnum
 from accnum import noise, samplers, schedules, targets
 from accnum.run import integrate
-from reference import run as reference
 
 ALL = samplers.names()
 
@@ -27,7 +27,7 @@ def test_trajectory_matches_reference(name, target):
     init = np.random.default_rng(1).standard_normal((16, tg.d)) * 1.3
     z = _exact_noise(name, sched, 16, tg.d)
     res = accnum.sample(tg, name, sched, init=init, noise=z)
-    score = lambda a, x: tg.diffused(a).score(x)  # noqa: E731
+    score = lambda a, x: tg.diffused(a).score(x)
     ref = reference(name, score, sched, init, (lambda t, j: z[t, j]) if z is not None else None)
     np.testing.assert_allclose(res.x, ref, rtol=1e-10, atol=1e-12)
     assert res.nfe == samplers.get(name).facts.nfe * (sched.T - 1)
@@ -69,7 +69,7 @@ def _gaussian_law(name, tg, sched):
     beta = np.array(sched.beta)
     for t in range(sched.T, 1, -1):
         one = schedules.Schedule("one", np.r_[beta[: t + 1]], 1.0)
-        zero = lambda tt, j: np.zeros((basis.shape[0], d))  # noqa: E731
+        zero = lambda tt, j: np.zeros((basis.shape[0], d))
         img = reference(name, score, one, basis, zero, to=t - 1)
         c = img[0]
         M = (img[1:] - c).T
@@ -77,7 +77,7 @@ def _gaussian_law(name, tg, sched):
         S_new = M @ S @ M.T
         for j in range(f.normals):
             for i in range(d):
-                zz = lambda tt, jj, i=i, j=j: np.tile(np.eye(d)[i] * (jj == j), (basis.shape[0], 1))  # noqa: E731
+                zz = lambda tt, jj, i=i, j=j: np.tile(np.eye(d)[i] * (jj == j), (basis.shape[0], 1))
                 col = reference(name, score, one, basis[:1], zz, to=t - 1)[0] - c
                 S_new = S_new + np.outer(col, col)
         m, S = M @ m + c, S_new

@@ -37,7 +37,7 @@ def test_li2024_plateau_and_ramp():
 def test_cosine_matches_nichol_dhariwal():
     T = 100
     s = S.cosine(T)
-    f = lambda t: math.cos((t / T + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
+    f = lambda t: math.cos((t / T + 0.008) / 1.008 * math.pi / 2) ** 2
     for t in (1, 10, 50, 90):
         assert math.isclose(s.alpha_bar[t], f(t) / f(0), rel_tol=1e-12)
 

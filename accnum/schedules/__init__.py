@@ -7,6 +7,7 @@ Every schedule is a :class:`Schedule`; the factories below build the named ones 
 from __future__ import annotations
 
 import math
+
 import numpy as np
 
 from .. import _checks
@@ -36,7 +37,7 @@ class Schedule:
             arr.setflags(write=False)
 
     @classmethod
-    def from_alpha_bar(cls, name: str, alpha_bar, h: float, params: dict | None = None) -> "Schedule":
+    def from_alpha_bar(cls, name: str, alpha_bar, h: float, params: dict | None = None) -> Schedule:
         ab = np.asarray(alpha_bar, dtype=np.float64)
         if ab.ndim != 1 or ab[0] != 1.0 or np.any(ab[1:] <= 0) or np.any(np.diff(ab) >= 0):
             raise ValueError(f"schedule {name!r}: alpha_bar must decrease strictly from 1 and stay positive")

@@ -106,4 +106,4 @@ def resolve(spec) -> GaussianMixture:
     return get(name, **params)
 
 
-__all__ = ["GaussianMixture", "DEFAULT", "get", "names", "resolve", "describe"]
+__all__ = ["DEFAULT", "GaussianMixture", "describe", "get", "names", "resolve"]

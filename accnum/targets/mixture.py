@@ -237,7 +237,7 @@ class GaussianMixture:
         return self.means[comp] + np.sqrt(self._var[comp]) * z
 
     # ------------------------------------------------------- forward process
-    def diffused(self, alpha_bar: float) -> "GaussianMixture":
+    def diffused(self, alpha_bar: float) -> GaussianMixture:
         """The law of ``X_t = sqrt(abar) X_0 + sqrt(1 - abar) Z`` (SPEC §2)."""
         a = _checks.real("alpha_bar", alpha_bar, low=0.0, high=1.0)
         if a == 1.0:
@@ -300,7 +300,7 @@ class GaussianMixture:
         return text
 
     @classmethod
-    def from_dict(cls, data, source: str = "target") -> "GaussianMixture":
+    def from_dict(cls, data, source: str = "target") -> GaussianMixture:
         if not isinstance(data, dict):
             raise ValueError(f"{source}: expected a JSON object with weights, means, covariances")
         for key in ("weights", "means", "covariances"):
@@ -312,7 +312,7 @@ class GaussianMixture:
             raise ValueError(f"{source}: {err}") from None
 
     @classmethod
-    def from_json(cls, path: str | os.PathLike) -> "GaussianMixture":
+    def from_json(cls, path: str | os.PathLike) -> GaussianMixture:
         """Read a target file in the SPEC §2 format."""
         source = f"target file {os.fspath(path)!r}"
         try:
