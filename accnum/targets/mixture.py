@@ -226,12 +226,13 @@ class GaussianMixture:
         n = _checks.integer("n", n, minimum=1)
         return self._sample_stream(n, _checks.seed(seed), SAMPLE_STREAM)
 
-    def _sample_stream(self, n: int, seed: int, step: int) -> np.ndarray:
-        u = noise.uniforms(seed, step, 0, n, 1)[:, 0]
+    def _sample_stream(self, n: int, seed: int, step: int, slot: int = 0) -> np.ndarray:
+        """Exact draws from counter stream ``(seed, step)``, slots ``slot`` and ``slot + 1``."""
+        u = noise.uniforms(seed, step, slot, n, 1)[:, 0]
         comp = np.searchsorted(np.cumsum(self.weights), u * self.weights.sum(), side="right")
         comp = np.minimum(comp, self.K - 1)
         # a zero-weight component can be hit only when u lands exactly on a cumsum edge
-        z = noise.normals(seed, step, 1, n, self.d)
+        z = noise.normals(seed, step, slot + 1, n, self.d)
         if self.kind == "full":
             return self.means[comp] + np.einsum("nij,nj->ni", self._chol[comp], z)
         return self.means[comp] + np.sqrt(self._var[comp]) * z

@@ -1,0 +1,1 @@
+"""Experiments built on the metrics: convergence orders (:mod:`.rates`)."""
