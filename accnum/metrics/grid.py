@@ -93,7 +93,7 @@ def _gauss_convolve(p, delta, var):
         freq = np.fft.rfftfreq(n_, delta[k]) if k == len(shape) - 1 else np.fft.fftfreq(n_, delta[k])
         g = np.exp(-2.0 * (math.pi * freq) ** 2 * var)
         mult = np.multiply.outer(mult, g) if k else g
-    out = np.fft.irfftn(f * mult, s=big.shape)
+    out = np.fft.irfftn(f * mult, s=big.shape, axes=tuple(range(big.ndim)))
     # circular convolution with the Gaussian centred at index 0; with 2x zero padding the
     # wrapped-around part comes from offsets beyond the whole grid, where the kernel is nil
     return np.maximum(out[tuple(slice(0, s_) for s_ in shape)], 0.0)
@@ -106,16 +106,27 @@ def _push_forward(p, grid, sampler, t, sched, model, x0):
     y = grid.points
     x = x0
     scale = 1.0 + np.max(np.abs(y))
-    for _ in range(30):
-        lin = sampler.mean_map(t, Tangent.identity(x), model, sched)
+    lin = sampler.mean_map(t, Tangent.identity(x), model, sched)
+    for _ in range(60):
         resid = lin.value - y
-        x = x - np.linalg.solve(lin.jac, resid[..., None])[..., 0]
-        if np.max(np.abs(resid)) < 1e-11 * scale:
+        norm = np.linalg.norm(resid, axis=1)
+        if np.max(norm) < 1e-11 * scale:
             break
+        step = np.linalg.solve(lin.jac, resid[..., None])[..., 0]
+        # damped Newton: halve the step where it does not reduce the residual
+        lam = np.ones(x.shape[0])
+        for _ in range(12):
+            trial = sampler.mean_map(t, x - lam[:, None] * step, model, sched)
+            worse = np.linalg.norm(trial - y, axis=1) > norm
+            if not np.any(worse):
+                break
+            lam[worse] *= 0.5
+        x = x - lam[:, None] * step
+        lin = sampler.mean_map(t, Tangent.identity(x), model, sched)
     else:
         raise NonInvertibleMap(f"{sampler.name}: step t = {t}: the mean map could not be inverted on the grid "
                                "(Newton did not converge); grid TV is undefined here, try a larger T")
-    det = np.linalg.det(sampler.mean_map(t, Tangent.identity(x), model, sched).jac)
+    det = np.linalg.det(lin.jac)
     if np.any(det <= 0):
         raise NonInvertibleMap(f"{sampler.name}: step t = {t}: the mean map is not invertible "
                                "(Jacobian determinant <= 0); grid TV is undefined here, try a larger T")
@@ -124,14 +135,35 @@ def _push_forward(p, grid, sampler, t, sched, model, x0):
     return np.maximum(vals, 0.0) / det.reshape(p.shape), x
 
 
+def _quadrature_step(p, grid, sampler, t, sched, model, v1):
+    """``p'(y) = int p(x) N(y; m(x), v1 I) dx`` by the trapezoid rule over the grid points;
+    the Gaussian factorises over axes, so 2-D costs two (S, G) matrices."""
+    m = sampler.mean_map(t, grid.points, model, sched)
+    w = p.ravel() * grid.weights()
+    mats = [np.exp(-0.5 * (grid.axes[k][None, :] - m[:, k][:, None]) ** 2 / v1) / math.sqrt(2 * math.pi * v1)
+            for k in range(m.shape[1])]
+    if len(mats) == 1:
+        return w @ mats[0]
+    return mats[0].T @ (w[:, None] * mats[1])
+
+
 class _Grid:
     def __init__(self, lo, hi, G):
         self.lo, self.hi, self.G = lo, hi, G
         self.delta = (hi - lo) / (G - 1)
-        axes = [np.linspace(lo[k], hi[k], G) for k in range(len(lo))]
+        self.axes = axes = [np.linspace(lo[k], hi[k], G) for k in range(len(lo))]
         mesh = np.meshgrid(*axes, indexing="ij")
         self.shape = (G,) * len(lo)
         self.points = np.stack([m.ravel() for m in mesh], axis=1)   # (G^d, d)
+
+    def weights(self):
+        """Trapezoid weights of the grid points, flattened."""
+        w = np.ones(self.G)
+        w[[0, -1]] = 0.5
+        out = np.ones(1)
+        for k in range(len(self.lo)):
+            out = np.multiply.outer(out, w * self.delta[k]) if k else w * self.delta[k]
+        return out.ravel()
 
     def integrate(self, f):
         """Trapezoid rule of point values ``f`` of shape ``self.shape``."""
@@ -156,8 +188,21 @@ def _propagate_tv(target, sampler, sched, G, init, model):
         v0, v1 = sampler.kernel(t, sched)
         p = _gauss_convolve(p, grid.delta, v0)
         a = sched.alpha[t]
-        p, _ = _push_forward(p, grid, sampler, t, sched, model, math.sqrt(a) * grid.points)
-        p = _gauss_convolve(p, grid.delta, v1)
+        try:
+            p, _ = _push_forward(p, grid, sampler, t, sched, model, math.sqrt(a) * grid.points)
+            p = _gauss_convolve(p, grid.delta, v1)
+        except NonInvertibleMap:
+            # a folding mean map: integrate over the source points instead; the trapezoid rule
+            # is accurate (relative error ~ 2 exp(-2 pi^2 w^2 / delta^2) < 1e-5) while the
+            # kernel's width in source space, w = sd / max |Dm|, is at least 0.8 cells
+            jac = sampler.mean_map(t, Tangent.identity(grid.points), model, sched).jac
+            width = math.sqrt(v1) / float(np.max(np.linalg.norm(jac, ord=2, axis=(1, 2))))
+            if width < 0.8 * float(np.max(grid.delta)):
+                raise NonInvertibleMap(
+                    f"{sampler.name}: step t = {t}: the mean map folds over and its kernel (width {width:.3g} in source "
+                    f"space) is narrower than 0.8 grid cells ({float(np.max(grid.delta)):.3g}); use a finer grid (larger G)"
+                ) from None
+            p = _quadrature_step(p, grid, sampler, t, sched, model, v1)
     q1 = target.diffused(sched.alpha_bar[1]).pdf(grid.points).reshape(grid.shape)
     mass = grid.integrate(p)
     return 0.5 * grid.integrate(np.abs(p - q1)) + 0.5 * abs(1.0 - mass), 1.0 - mass
