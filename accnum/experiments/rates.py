@@ -96,25 +96,27 @@ class RatesResult:
         return buf.getvalue()
 
     def table(self) -> str:
-        """Errors by T (estimate ± standard error), then observed against claimed orders."""
-        cols = sorted({(r["sampler"], r["metric"]) for r in self.records}, key=self._col_key)
+        """Errors by T (estimate ± standard error), one block per metric, then observed
+        against claimed orders."""
         Ts = sorted({r["T"] for r in self.records})
         by = {(r["sampler"], r["metric"], r["T"]): r for r in self.records}
-        head = ["T"] + [f"{s} {m}" for s, m in cols]
-        rows = [head]
-        for T in Ts:
-            row = [str(T)]
-            for s, m in cols:
-                r = by.get((s, m, T))
-                if r is None or r["estimate"] is None or not math.isfinite(r["estimate"]):
-                    row.append("n/a" if r is None else (r.get("note") or "n/a")[:12])
-                else:
-                    row.append(f"{r['estimate']:.3e}±{r['stderr']:.0e}")
-            rows.append(row)
-        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-        lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        lines.append("")
+        lines = []
+        for metric in self._metrics():
+            cols = [s for s in self.meta.get("samplers", []) if (s, metric, Ts[0]) in by]
+            rows = [[f"{metric}  T"] + cols]
+            for T in Ts:
+                row = [str(T)]
+                for s in cols:
+                    r = by[(s, metric, T)]
+                    est = r["estimate"]
+                    row.append(f"{est:.3e} ± {r['stderr']:.0e}" if est is not None and math.isfinite(est)
+                               else (r.get("note") or "n/a")[:20])
+                rows.append(row)
+            widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+            lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows[:1]]
+            lines.append("  ".join("-" * w for w in widths))
+            lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows[1:]]
+            lines.append("")
         ohead = ("sampler", "metric", "observed order (95% CI)", "raw slope vs T", "slope vs NFE", "claimed")
         orows = [ohead]
         for o in sorted(self.orders, key=lambda o: self._col_key((o["sampler"], o["metric"]))):
@@ -123,16 +125,20 @@ class RatesResult:
             orows.append((o["sampler"], o["metric"], ci, f"{o['raw_slope']:.2f}", f"{o.get('nfe_slope', float('nan')):.2f}",
                           claimed))
         ow = [max(len(r[i]) for r in orows) for i in range(len(ohead))]
-        lines += ["  ".join(c.ljust(w) for c, w in zip(r, ow, strict=True)).rstrip() for r in orows]
-        lines.insert(len(rows) + 3, "  ".join("-" * w for w in ow))
+        orows_txt = ["  ".join(c.ljust(w) for c, w in zip(r, ow, strict=True)).rstrip() for r in orows]
+        lines += orows_txt[:1] + ["  ".join("-" * w for w in ow)] + orows_txt[1:]
         lines.append(f"\norders in h = {self.meta.get('h_name', 'h_T')}; the raw slope against T sits below the order "
                      "at moderate T (h_T carries log T, the theorems polylog factors)")
         return "\n".join(lines)
 
+    def _metrics(self):
+        known = ("tv", "kl", "path-kl", "grid-tv")
+        return sorted({r["metric"] for r in self.records}, key=lambda m: (known.index(m) if m in known else 9, m))
+
     def _col_key(self, key):
-        order = self.meta.get("samplers", [])
+        order, metrics = self.meta.get("samplers", []), self._metrics()
         s, m = key
-        return (order.index(s) if s in order else 99, m)
+        return (order.index(s) if s in order else 99, metrics.index(m) if m in metrics else 99)
 
     def plot(self, path) -> None:
         """Log-log error against T and against total NFE, reference slopes drawn in."""
@@ -141,8 +147,7 @@ class RatesResult:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        metrics = sorted({r["metric"] for r in self.records}, key=lambda m: ("tv", "kl", "path-kl", "grid-tv").index(m)
-                         if m in ("tv", "kl", "path-kl", "grid-tv") else 9)
+        metrics = self._metrics()
         fig, axes = plt.subplots(2, len(metrics), figsize=(4.6 * len(metrics), 8), squeeze=False)
         colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         samplers = self.meta.get("samplers", sorted({r["sampler"] for r in self.records}))
@@ -211,6 +216,8 @@ def convergence(target, samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts=DEFAULT
     Ts = _resolve_ts(Ts)
     seed = _checks.seed(seed)
     _checks.choice("init", init, ("gaussian", "exact"))
+    if n is not None:
+        n = _checks.integer("n", n, minimum=10)
     if callable(schedule):
         factory, sched_name = schedule, "custom"
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(repr=False)
 class Estimate:
     metric: str
     estimate: float
@@ -20,6 +20,8 @@ class Estimate:
 
     def __str__(self) -> str:
         return f"{self.metric} = {self.estimate:.4e} ± {self.stderr:.1e} ({self.method}, n={self.n})"
+
+    __repr__ = __str__
 
 
 class NonInvertibleMap(ValueError):

@@ -1,0 +1,96 @@
+"""Observed orders against claimed ones, and the rates command (issue 3)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from accnum.experiments.orders import fit_slope, observed_order
+from accnum.experiments.rates import claimed_order, convergence
+
+
+def test_fit_slope_recovers_a_known_power_law():
+    h = np.array([0.1, 0.05, 0.025, 0.0125])
+    fit = fit_slope(np.log(h), np.log(3 * h**1.7 * (1 + 0.01 * np.array([1, -1, 1, -1]))))
+    assert abs(fit["slope"] - 1.7) < 0.02 and fit["ci_low"] < 1.7 < fit["ci_high"]
+
+
+def test_orders_of_ddim_li_and_accel_ode_on_the_default_target():
+    """Observed orders in h = c1 log T / T over T = 200..1600 against the claims.
+
+    Tolerance 0.25: the theorems' bounds carry polylog factors beyond h; one extra power of
+    log T changes the local slope in h by about 1 / log T, 0.16 at T ~ 600, so 0.25 admits
+    about one and a half such powers and nothing like a change of order (which is >= 0.5)."""
+    res = convergence("gmm1d", ["ddim-li", "accel-ode"], "li2024", [200, 400, 800, 1600], metric="tv", n=2048)
+    orders = {o["sampler"]: o for o in res.orders}
+    for s in ("ddim-li", "accel-ode"):
+        claimed, _ = claimed_order(s, "tv")
+        assert abs(orders[s]["order"] - claimed) < 0.25, orders[s]
+    # the accelerated sampler is a full order faster, within the fit's own uncertainty
+    assert orders["accel-ode"]["ci_low"] - orders["ddim-li"]["ci_high"] > 0.75
+    assert all(r["estimate"] > 0 and r["stderr"] < 0.02 * r["estimate"] for r in res.records)
+
+
+def test_errors_decrease_and_json_layout():
+    res = convergence("gmm1d", ["ddim", "ddpm-li"], "li2024", [30, 60], n=512)
+    d = res.to_dict()
+    assert set(d) >= {"records", "orders"}
+    rec = d["records"][0]
+    for key in ("target", "sampler", "schedule", "T", "nfe", "metric", "estimate", "stderr", "seed", "backend"):
+        assert key in rec
+    for key in ("sampler", "metric", "order", "ci_low", "ci_high", "claimed"):
+        assert key in d["orders"][0]
+    for s, m in {(r["sampler"], r["metric"]) for r in res.records}:
+        e = [r["estimate"] for r in res.records if r["sampler"] == s and r["metric"] == m]
+        assert e[1] < e[0], (s, m, e)
+    assert "observed order" in res.table()
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="Ts must be strictly increasing"):
+        convergence("gmm1d", ["ddim-li"], Ts=[100, 100])
+    with pytest.raises(ValueError, match="Ts must not be empty"):
+        convergence("gmm1d", ["ddim-li"], Ts=[])
+    with pytest.raises(ValueError, match="ddpm-li is stochastic"):
+        convergence("gmm1d", ["ddpm-li"], Ts=[50, 100], metric="kl")
+    with pytest.raises(ValueError, match="too small for c1"):
+        convergence("gmm1d", ["ddim-li"], Ts=[3, 100])
+
+
+def _cli(tmp_path, *argv):
+    return subprocess.run([sys.executable, "-m", "accnum.cli", *argv], cwd=tmp_path, capture_output=True, text=True,
+                          check=False)
+
+
+def test_rates_cli_writes_csv_json_png(tmp_path):
+    proc = _cli(tmp_path, "rates", "--T", "25,50,100", "--samplers", "ddim-li,accel-sde", "--n", "512",
+                "--json", "r.json")
+    assert proc.returncode == 0, proc.stderr
+    assert "observed order" in proc.stdout
+    assert sorted(os.listdir(tmp_path / "accnum-out")) == ["rates.csv", "rates.json", "rates.png"]
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert {r["metric"] for r in data["records"]} == {"tv", "kl", "path-kl", "grid-tv"}
+    assert (tmp_path / "accnum-out" / "rates.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--metric", "tv", "--samplers", "ddpm-li"], "ddpm-li is stochastic"),
+        (["--T", "100,50"], "Ts must be strictly increasing"),
+        (["--T", ""], "--T must not be empty"),
+        (["--target", "gmm:d=3,K=2", "--metric", "grid-tv", "--samplers", "ddpm-li"], "grid in d <= 2"),
+        (["--n", "3", "--samplers", "ddpm-li", "--T", "20,40"], "n must be >= 10"),
+        (["--samplers", "nope"], "unknown sampler 'nope'"),
+        (["--out", "missing/deeper"], "does not exist"),
+    ],
+)
+def test_rates_cli_bad_input(tmp_path, argv, message):
+    proc = _cli(tmp_path, "rates", *argv)
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "Traceback" not in proc.stderr
+    assert os.listdir(tmp_path) == []
