@@ -1,0 +1,220 @@
+"""Sensitivity to score error: sampler error against calibrated (eps_score, eps_Jacobi).
+
+For every requested pair a perturbation of the chosen kind is calibrated on the schedule
+(:func:`accnum.perturb.calibrated`), its achieved ``eps`` measured on independent exact
+draws (:func:`accnum.assumptions.measure`), and each sampler's error measured with it.
+The dependence on ``eps_score`` is fitted as ``err - err_0 ~ c eps^p`` (the paper's bounds
+are linear, p = 1, in eps_score and eps_Jacobi).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import __version__, _checks, perturb
+from ..assumptions import measure
+from ..metrics import NonInvertibleMap, SAMPLE_METRICS, check_metric
+from ..samplers import get as get_sampler
+from ..schedules import Schedule
+from ..schedules import get as get_schedule
+from ..targets import resolve as resolve_target
+from .orders import fit_slope
+from .rates import _measure
+
+RECORD_FIELDS = ("sampler", "kind", "T", "eps_score_requested", "eps_jacobi_requested", "eps_score", "eps_score_se",
+                 "eps_jacobi", "eps_jacobi_se", "metric", "estimate", "stderr", "seed", "backend", "note")
+
+
+def default_metric(sampler, d: int, kind: str) -> str:
+    f = get_sampler(sampler).facts
+    if kind == "noise":
+        return "w1" if d == 1 else "sliced-w2"
+    if f.kind == "ode":
+        return "tv"
+    return "path-kl" if d <= 3 else "sliced-w2"
+
+
+def _eps_list(name, values) -> list[float]:
+    vals = [float(v) for v in values]
+    if not vals:
+        raise ValueError(f"{name} must not be empty")
+    for v in vals:
+        if not math.isfinite(v) or v < 0:
+            raise ValueError(f"{name} must be finite and non-negative, got {v}")
+    return vals
+
+
+@dataclass
+class SensitivityResult:
+    records: list[dict]
+    fits: list[dict]
+    meta: dict = field(default_factory=dict)
+
+    def to_dict(self):
+        def clean(v):
+            return None if isinstance(v, float) and not math.isfinite(v) else v
+
+        return {"records": [{k: clean(v) for k, v in r.items()} for r in self.records],
+                "fits": [{k: clean(v) for k, v in f.items()} for f in self.fits], "meta": self.meta}
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), indent=1)
+
+    def to_csv(self):
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=RECORD_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for r in self.records:
+            w.writerow(r)
+        return buf.getvalue()
+
+    def table(self) -> str:
+        head = ("sampler", "eps_score req", "eps_Jacobi req", "eps_score measured", "eps_Jacobi measured", "metric",
+                "error")
+        rows = [head]
+        for r in self.records:
+            est = r["estimate"]
+            err = f"{est:.4e} ± {r['stderr']:.1e}" if est is not None and math.isfinite(est) else (r["note"] or "n/a")
+            ej = "-" if not math.isfinite(r["eps_jacobi"]) else f"{r['eps_jacobi']:.4g} ± {r['eps_jacobi_se']:.1g}"
+            rows.append((r["sampler"], f"{r['eps_score_requested']:g}", f"{r['eps_jacobi_requested']:g}",
+                         f"{r['eps_score']:.4g} ± {r['eps_score_se']:.1g}", ej, r["metric"], err))
+        w = [max(len(str(r[i])) for r in rows) for i in range(len(head))]
+        lines = ["  ".join(str(c).ljust(x) for c, x in zip(r, w, strict=True)).rstrip() for r in rows]
+        lines.insert(1, "  ".join("-" * x for x in w))
+        if self.fits:
+            lines.append("")
+            lines.append("fitted dependence on eps_score: err - err(0) ~ c eps_score^p (paper's bounds: p = 1)")
+            for f in self.fits:
+                p = "n/a" if not math.isfinite(f["p"]) else f"{f['p']:.2f} [{f['ci_low']:.2f}, {f['ci_high']:.2f}]"
+                lines.append(f"  {f['sampler']:<10} eps_Jacobi = {f['eps_jacobi_requested']:<6g} {f['metric']:<8} "
+                             f"p = {p}  (err(0) = {f['err0']:.3e}, {f['points']} points)")
+        return "\n".join(lines)
+
+    def plot(self, path) -> None:
+        """Error against eps_score per sampler (one line per eps_Jacobi), and heat maps."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        samplers = self.meta["samplers"]
+        ejs = sorted({r["eps_jacobi_requested"] for r in self.records})
+        ess = sorted({r["eps_score_requested"] for r in self.records})
+        heat = len(ejs) > 1 and len(ess) > 1
+        fig, axes = plt.subplots(1 + heat, len(samplers), figsize=(4.8 * len(samplers), 4.2 * (1 + heat)), squeeze=False)
+        for j, s in enumerate(samplers):
+            ax = axes[0, j]
+            for ej in ejs:
+                rs = [r for r in self.records if r["sampler"] == s and r["eps_jacobi_requested"] == ej
+                      and r["estimate"] is not None and math.isfinite(r["estimate"])]
+                pos = [r for r in rs if r["eps_score"] > 0]
+                zero = [r for r in rs if r["eps_score"] == 0]
+                if pos:
+                    ax.errorbar([r["eps_score"] for r in pos], [r["estimate"] for r in pos],
+                                yerr=[r["stderr"] for r in pos], marker="o", ms=4, capsize=2, label=f"eps_J = {ej:g}")
+                if zero:
+                    ax.axhline(zero[0]["estimate"], ls=":", color="grey", lw=1)
+            metric = next((r["metric"] for r in self.records if r["sampler"] == s), "")
+            ax.set(xscale="log", yscale="log", xlabel="eps_score (measured)", ylabel=metric,
+                   title=f"{s}: error vs eps_score (dotted: exact score)")
+            ax.legend(fontsize=7)
+            if heat:
+                grid = np.full((len(ejs), len(ess)), np.nan)
+                for r in self.records:
+                    if r["sampler"] == s and r["estimate"] is not None and math.isfinite(r["estimate"]) and r["estimate"] > 0:
+                        grid[ejs.index(r["eps_jacobi_requested"]), ess.index(r["eps_score_requested"])] = math.log10(r["estimate"])
+                im = axes[1, j].imshow(grid, origin="lower", aspect="auto", cmap="viridis")
+                axes[1, j].set(xticks=range(len(ess)), xticklabels=[f"{e:g}" for e in ess],
+                               yticks=range(len(ejs)), yticklabels=[f"{e:g}" for e in ejs],
+                               xlabel="eps_score", ylabel="eps_Jacobi", title=f"{s}: log10 {metric}")
+                fig.colorbar(im, ax=axes[1, j])
+        fig.suptitle(f"{self.meta['target']}, {self.meta['schedule']}, kind {self.meta['kind']}", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+
+
+def sensitivity(target, samplers, schedule, eps_scores, eps_jacobis=(0.0,), kind: str = "smooth", metric=None,
+                n: int | None = None, seed: int = 0, measure_n: int = 1000, progress=None) -> SensitivityResult:
+    """Error of each sampler for each ``(eps_score, eps_jacobi)`` pair (see the module doc).
+
+    ``schedule`` is a :class:`Schedule`.  Pairs that ``kind`` cannot realise (``eps_jacobi
+    > 0`` with ``eps_score = 0``) are recorded with a note instead of an estimate.
+    """
+    tg = resolve_target(target)
+    sams = [get_sampler(s) for s in ([samplers] if isinstance(samplers, str) else samplers)]
+    if not sams:
+        raise ValueError("samplers must not be empty")
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+    _checks.choice("kind", kind, perturb.KINDS)
+    ess, ejs = _eps_list("eps_score", eps_scores), _eps_list("eps_jacobi", eps_jacobis)
+    if kind not in perturb.JACOBIAN_KINDS and any(e > 0 for e in ejs):
+        raise ValueError(f"kind {kind!r} has no Jacobian dial: eps_jacobi must be 0 (only 'smooth' sets it)")
+    seed = _checks.seed(seed)
+    plan = []
+    for s in sams:
+        m = metric or default_metric(s, tg.d, kind)
+        check_metric(m, s, tg.d)
+        if kind == "noise" and m not in SAMPLE_METRICS:
+            raise ValueError(f"metric {m!r} needs the score's Jacobian or its exact kernel; the 'noise' perturbation "
+                             "has neither (use sliced-w2, energy, w1 or ks)")
+        plan.append((s, m))
+    pairs = [(es, ej) for ej in ejs for es in ess]
+    records = []
+    t0 = time.perf_counter()
+    it = progress(pairs) if progress is not None else pairs
+    for es, ej in it:
+        base = {"kind": kind, "T": schedule.T, "eps_score_requested": es, "eps_jacobi_requested": ej, "seed": seed,
+                "backend": "numpy"}
+        if kind == "smooth" and ej > 0 and es == 0:
+            for s, m in plan:
+                records.append({**base, "sampler": s.name, "metric": m, "eps_score": 0.0, "eps_score_se": 0.0,
+                                "eps_jacobi": float("nan"), "eps_jacobi_se": float("nan"), "estimate": float("nan"),
+                                "stderr": float("nan"), "note": "needs eps_score > 0"})
+            continue
+        pert = perturb.calibrated(kind, tg, schedule, es, ej if kind == "smooth" else None, seed=seed)
+        got = measure(pert, tg, schedule, n=measure_n, seed=seed + 1000)
+        for s, m in plan:
+            note = pert.describe()
+            try:
+                e = _measure(tg, s, schedule, (m,), n, seed, "gaussian", 0.02, pert)[m]
+                est, se = e.estimate, e.stderr
+            except NonInvertibleMap as err:
+                est, se, note = float("nan"), float("nan"), f"not invertible: {err}"
+            records.append({**base, "sampler": s.name, "metric": m, "eps_score": got.eps_score,
+                            "eps_score_se": got.eps_score_se, "eps_jacobi": got.eps_jacobi,
+                            "eps_jacobi_se": got.eps_jacobi_se, "estimate": est, "stderr": se, "note": note})
+    fits = []
+    for s, m in plan:
+        for ej in ejs:
+            rs = [r for r in records if r["sampler"] == s.name and r["eps_jacobi_requested"] == ej
+                  and math.isfinite(r["estimate"])]
+            zero = [r for r in records if r["sampler"] == s.name and r["eps_score_requested"] == 0
+                    and r["eps_jacobi_requested"] == 0 and math.isfinite(r["estimate"])]
+            if not zero:
+                continue
+            e0, se0 = zero[0]["estimate"], zero[0]["stderr"]
+            use = [r for r in rs if r["eps_score"] > 0 and r["estimate"] - e0 > 3 * (r["stderr"] + se0)]
+            if len(use) >= 2:
+                fit = fit_slope(np.log([r["eps_score"] for r in use]), np.log([r["estimate"] - e0 for r in use]))
+                p, lo, hi = fit["slope"], fit["ci_low"], fit["ci_high"]
+            else:
+                p = lo = hi = float("nan")
+            fits.append({"sampler": s.name, "metric": m, "eps_jacobi_requested": ej, "p": p, "ci_low": lo,
+                         "ci_high": hi, "err0": e0, "points": len(use)})
+    meta = {"target": str(target) if isinstance(target, str) else "custom", "schedule": schedule.describe(),
+            "kind": kind, "samplers": [s.name for s, _ in plan], "seed": seed, "version": __version__,
+            "seconds": time.perf_counter() - t0}
+    return SensitivityResult(records, fits, meta)
+
+
+def schedule_for(name: str, T: int, **params) -> Schedule:
+    return get_schedule(name, T, **params)
