@@ -270,8 +270,8 @@ def _measure(tg, s, sched, ms, n, seed, init, target_rse, score):
     out = {}
     exact_ms = tuple(m for m in ms if m in ("tv", "kl"))
     if exact_ms:
-        method = "qmc" if init == "gaussian" else "mc"
-        n0 = n or (8192 if method == "qmc" else 20000)
+        method = "qmc"
+        n0 = n or 8192
         fn = lambda k: exact(tg, s, sched, n=k, seed=seed, init=init, method=method, score=score, metrics=exact_ms)  # noqa: E731
         out.update(_adaptive(fn, n0, target_rse, 16 * n0) if n is None else fn(n0))
     if "path-kl" in ms:

@@ -72,7 +72,7 @@ def evaluate(metric: str, target, sampler, schedule, n: int | None = None, seed:
     kw = {} if n is None else {"n": n}
     if metric in ("tv", "kl"):
         return exact(target, sampler, schedule, seed=seed, init=init, score=score,
-                     method="qmc" if init == "gaussian" else "mc", metrics=(metric,), **kw)[metric]
+                     method="qmc", metrics=(metric,), **kw)[metric]
     if metric == "path-kl":
         return path_kl(target, sampler, schedule, seed=seed, init=init, score=score, **kw)
     if metric == "grid-tv":

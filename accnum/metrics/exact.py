@@ -73,7 +73,7 @@ def exact(target, sampler, schedule, n: int = 8192, seed: int = 0, init: str = "
     """Exact ``TV`` and ``KL(p || q_1)`` of a deterministic sampler (SPEC §4).
 
     ``method``: ``"qmc"`` (scrambled Sobol, ``replicates`` independent scramblings give the
-    standard error; Gaussian ``init`` only), ``"mc"`` (i.i.d. draws from ``pi_T``) or
+    standard error), ``"mc"`` (i.i.d. draws from ``pi_T``) or
     ``"quadrature"`` (1-D only: trapezoid rule on ``n`` points over +-12 sd of ``pi_T``,
     error estimated by halving the grid).
     """
@@ -87,17 +87,13 @@ def exact(target, sampler, schedule, n: int = 8192, seed: int = 0, init: str = "
     if method == "quadrature":
         return _quadrature(target, sampler, schedule, n, init, score, metrics)
     if method == "qmc":
-        if init != "gaussian":
-            raise ValueError("method 'qmc' needs init='gaussian' (q_T has no Sobol transform); use method='mc'")
         replicates = _checks.integer("replicates", replicates, minimum=2)
         if n < 2 * replicates:
             raise ValueError(f"n must be >= 2 * replicates = {2 * replicates} for a standard error, got {n}")
         m = n // replicates
         vals = {k: [] for k in metrics}
         for r in range(replicates):
-            sob = qmc.Sobol(d, scramble=True, seed=np.random.default_rng([seed, r]))
-            u = sob.random(m)
-            x = ndtri(np.clip(u, 1e-300, 1 - 2**-53))
+            x = _sobol_points(target, schedule, init, m, np.random.default_rng([seed, r]))
             ints = _integrands(log_rho(target, sampler, schedule, x, init, score))
             for k in metrics:
                 vals[k].append(ints[k].mean())
@@ -112,6 +108,22 @@ def exact(target, sampler, schedule, n: int = 8192, seed: int = 0, init: str = "
     x = initial_points(target, schedule, n, seed, init)
     ints = _integrands(log_rho(target, sampler, schedule, x, init, score))
     return {k: Estimate(k, float(ints[k].mean()), float(ints[k].std(ddof=1) / math.sqrt(n)), n, "mc") for k in metrics}
+
+
+def _sobol_points(target, schedule, init, m, rng):
+    """``m`` scrambled-Sobol points transformed to ``pi_T``: N(0, I), or for ``init='exact'``
+    the mixture q_T (first coordinate picks the component by its weight's CDF)."""
+    d = target.d
+    extra = 0 if init == "gaussian" else 1
+    u = qmc.Sobol(d + extra, scramble=True, seed=rng).random(m)
+    z = ndtri(np.clip(u[:, extra:], 2**-60, 1 - 2**-53))
+    if init == "gaussian":
+        return z
+    qT = target.diffused(schedule.alpha_bar[schedule.T])
+    comp = np.minimum(np.searchsorted(np.cumsum(qT.weights), u[:, 0], side="right"), qT.K - 1)
+    if qT.kind == "full":
+        return qT.means[comp] + np.einsum("nij,nj->ni", qT._chol[comp], z)
+    return qT.means[comp] + np.sqrt(qT._var[comp]) * z
 
 
 def _quadrature(target, sampler, schedule, n, init, score, metrics):
