@@ -62,7 +62,9 @@ def seed(value) -> int:
 
 def choice(name: str, value, valid) -> str:
     valid = list(valid)
-    if not isinstance(value, str) or value not in valid:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string naming one of: {', '.join(valid)}; got {type(value).__name__}")
+    if value not in valid:
         raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
     return value
 
@@ -75,4 +77,6 @@ def points(name: str, x, d: int) -> tuple[np.ndarray, bool]:
         arr = arr[None, :]
     if arr.shape[1] != d:
         raise ValueError(f"{name} must have {d} columns (the target's dimension), got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
     return arr, single

@@ -32,11 +32,13 @@ def mixtures(draw, max_k=5, max_d=3, min_d=1, forms=("isotropic", "diagonal", "f
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     w = rng.uniform(0.2, 1.0, K)
-    means = []
+    means, radius = [], 1.0 + 0.8 * K
     while len(means) < K:
-        m = rng.uniform(-3, 3, d)
+        m = rng.uniform(-radius, radius, d)
         if all(np.linalg.norm(m - o) >= 1.5 for o in means):
             means.append(m)
+        else:
+            radius *= 1.02   # always terminates: the box grows until the points fit
     covs = [_covariance(rng, d, form, cond) for _ in range(K)]
     return GaussianMixture(w / w.sum(), np.array(means), np.array(covs))
 

@@ -31,12 +31,12 @@ slow = settings(max_examples=RATE_EXAMPLES, deadline=None, suppress_health_check
 
 # ------------------------------------------------------------------------------- rates
 # Claims are upper bounds, stated in h (h_T = c1 log T / T for li2024, 1/T otherwise) up to
-# polylog factors.  A factor log(1/h)^k lowers the local slope in h by about k / log(1/h):
-# 0.16 per power at T ~ 1600 (log(1/h) ~ 4.5 on li2024 there).  Measured: on N(0, 1) and
-# gmm1d the local TV order of accel-ode in h rises from 1.76 (T = 200..800) to 1.85
-# (T = 1600..6400) and ddim-li's from 0.81 to 0.87, i.e. about one power of log.  So over
-# T = 800..3200 an order >= claimed - 0.25 is what the claims predict, and the first-order
-# samplers are also no faster than claimed + 0.25.
+# polylog factors.  A factor log(1/h)^k lowers the local slope in h by k / log(1/h): 0.25
+# per power at T ~ 1600 on li2024 (h ~ 0.018).  Measured on N(0, 1) and gmm1d: the local TV
+# order of accel-ode in h rises from 1.76 (T = 200..800) to 1.85 (T = 1600..6400) and
+# ddim-li's from 0.81 to 0.87; path KL of ddpm / ddpm-li reaches 0.82..0.87 over
+# T = 800..3200.  So over T = 800..3200 an order >= claimed - 0.25 (one power of log) is
+# what the claims predict, and the first-order samplers are no faster than claimed + 0.25.
 #
 # Li et al.'s samplers are checked where their theory lives, li2024(c0=2, c1=4), but from
 # Y_T ~ q_T: with Y_T ~ N(0, I) the start's own mismatch, TV(q_T, N(0, I)) ~ |mean| sqrt(abar_T)
@@ -50,12 +50,12 @@ PEERS = ["ddim", "dpm-solver-2", "dpmpp-2m", "heun-edm", "accel-ode-eps"]
 TS = [800, 1600, 3200]
 
 
-def _order(target, name, schedule, metric, init, Ts=TS):
+def _order(target, name, schedule, metric, init, Ts=TS, n=1024):
     vals, h = [], []
     for T in Ts:
         sched = schedules.get(schedule, T)
         if metric == "tv":
-            e = exact(target, name, sched, n=1024, init=init, metrics=("tv",))["tv"]
+            e = exact(target, name, sched, n=n, init=init, metrics=("tv",))["tv"]
         else:
             e = path_kl(target, name, sched, n=400, init=init)
         assert e.stderr < 0.05 * e.estimate, e
@@ -85,15 +85,16 @@ def test_li_ode_orders_meet_their_claims(name, target):
 @slow
 @given(target=mixtures(max_k=4, max_d=2, max_cond=3.0))
 def test_peer_orders_meet_their_claims(name, target):
-    order, vals = _order(target, name, "logsnr_uniform", "tv", "exact", Ts=[100, 200, 400])
+    order, vals = _order(target, name, "logsnr_uniform", "tv", "exact", Ts=[100, 200, 400], n=8192)
     _check(name, order, vals)
 
 
 @pytest.mark.parametrize("name", ["ddpm-li", "accel-sde", "ddpm"])
 @slow
 @given(target=mixtures(max_k=4, max_d=1, max_cond=3.0))
+@example(target=GaussianMixture([1.0], [[0.0]], [0.5]))   # ddpm: 0.72 over T = 200..800, 0.82 over 800..3200
 def test_sde_orders_meet_their_claims_in_path_kl(name, target):
-    order, vals = _order(target, name, "li2024", "path-kl", "exact", Ts=[200, 400, 800])
+    order, vals = _order(target, name, "li2024", "path-kl", "exact")
     _check(name, order, vals)
 
 
@@ -101,7 +102,7 @@ def test_sde_orders_meet_their_claims_in_path_kl(name, target):
                    "1/sqrt(alpha)) has DDPM's one-step error and path-KL order about 0.8, not the claimed 2")
 def test_accel_sde_readme_meets_its_claim():
     target = GaussianMixture([0.3, 0.5, 0.2], [[-2.0], [0.5], [3.0]], [0.3, 0.6, 0.2])
-    order, vals = _order(target, "accel-sde-readme", "li2024", "path-kl", "exact", Ts=[200, 400, 800])
+    order, vals = _order(target, "accel-sde-readme", "li2024", "path-kl", "exact")
     _check("accel-sde-readme", order, vals)
 
 

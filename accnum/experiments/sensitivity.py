@@ -159,6 +159,9 @@ def sensitivity(target, samplers, schedule, eps_scores, eps_jacobis=(0.0,), kind
     if kind not in perturb.JACOBIAN_KINDS and any(e > 0 for e in ejs):
         raise ValueError(f"kind {kind!r} has no Jacobian dial: eps_jacobi must be 0 (only 'smooth' sets it)")
     seed = _checks.seed(seed)
+    if n is not None:
+        n = _checks.integer("n", n, minimum=10)
+    measure_n = _checks.integer("measure_n", measure_n, minimum=10)
     plan = []
     for s in sams:
         m = metric or default_metric(s, tg.d, kind)
