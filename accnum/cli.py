@@ -102,12 +102,9 @@ def _int_list(text: str, name: str) -> list[int]:
 
 
 def cmd_rates(args):
-    import os
-
     from . import samplers as _samplers
     from . import targets
     from .experiments.rates import DEFAULT_SAMPLERS, DEFAULT_TS, convergence
-    from .io import check_folder, write_atomic
 
     target = targets.resolve(args.target)
     names = _samplers.names() if args.samplers == "all" else (
@@ -115,30 +112,14 @@ def cmd_rates(args):
     if not names:
         raise ValueError("--samplers must name at least one sampler")
     Ts = DEFAULT_TS if args.T is None else _int_list(args.T, "--T")
-    out_dir = os.path.abspath(args.out)
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise ValueError(f"--out {args.out!r} exists and is not a folder")
-    check_folder(out_dir)  # its parent must exist; the folder itself is made once results are in
-    if args.json:
-        check_folder(args.json)
+    out_dir = _prepare_outputs(args)
     res = convergence(target, names, args.schedule, Ts, metric=args.metric, n=args.n, seed=args.seed, init=args.init,
                       schedule_params=schedule_params(args), progress=_progress_tasks())
     res.meta["target"] = args.target
     for r in res.records:
         r["target"] = args.target
     print(res.table())
-    os.makedirs(out_dir, exist_ok=True)
-    write_atomic(os.path.join(out_dir, "rates.csv"), res.to_csv().encode())
-    write_atomic(os.path.join(out_dir, "rates.json"), res.to_json().encode())
-    if args.json:
-        write_atomic(args.json, res.to_json().encode())
-    if not args.no_plot:
-        buf = io.BytesIO()
-        res.plot(buf)
-        write_atomic(os.path.join(out_dir, "rates.png"), buf.getvalue())
-    wrote = ["rates.csv", "rates.json"] + ([] if args.no_plot else ["rates.png"])
-    print(f"\nwrote {', '.join(wrote)} to {out_dir}" + (f" and {args.json}" if args.json else "")
-          + f" ({res.meta['seconds']:.1f} s)")
+    _write_outputs(res, out_dir, "rates", args)
 
 
 def _float_list(text: str, name: str) -> list[float]:
@@ -154,11 +135,8 @@ def _float_list(text: str, name: str) -> list[float]:
 
 
 def cmd_sensitivity(args):
-    import os
-
     from . import schedules, targets
     from .experiments.sensitivity import sensitivity
-    from .io import check_folder, write_atomic
 
     target = targets.resolve(args.target)
     names = [s.strip() for s in args.sampler.split(",") if s.strip()]
@@ -167,12 +145,7 @@ def cmd_sensitivity(args):
     ess = _float_list(args.eps_score, "--eps-score")
     ejs = _float_list(args.eps_jacobi, "--eps-jacobi")
     sched = schedules.get(args.schedule, args.T, **schedule_params(args))
-    out_dir = os.path.abspath(args.out)
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise ValueError(f"--out {args.out!r} exists and is not a folder")
-    check_folder(out_dir)
-    if args.json:
-        check_folder(args.json)
+    out_dir = _prepare_outputs(args)
     from tqdm import tqdm
 
     prog = lambda it: tqdm(it, unit="eps pair", file=sys.stderr, disable=None, leave=False)  # noqa: E731
@@ -180,17 +153,44 @@ def cmd_sensitivity(args):
                       progress=prog)
     res.meta["target"] = args.target
     print(res.table())
+    _write_outputs(res, out_dir, "sensitivity", args)
+
+
+def _prepare_outputs(args) -> str:
+    """Check, before any work, that ``--out`` (and ``--json``) can be written; the folder
+    itself is made only once results are in."""
+    import os
+
+    from .io import check_folder
+
+    out_dir = os.path.abspath(args.out)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"--out {args.out!r} exists and is not a folder")
+    check_folder(out_dir)
+    if args.json:
+        check_folder(args.json)
+    return out_dir
+
+
+def _write_outputs(res, out_dir: str, stem: str, args) -> None:
+    """``stem``.csv, .json and (unless --no-plot) .png into ``out_dir``, each atomically."""
+    import os
+
+    from .io import write_atomic
+
     os.makedirs(out_dir, exist_ok=True)
-    write_atomic(os.path.join(out_dir, "sensitivity.csv"), res.to_csv().encode())
-    write_atomic(os.path.join(out_dir, "sensitivity.json"), res.to_json().encode())
+    write_atomic(os.path.join(out_dir, f"{stem}.csv"), res.to_csv().encode())
+    write_atomic(os.path.join(out_dir, f"{stem}.json"), res.to_json().encode())
     if args.json:
         write_atomic(args.json, res.to_json().encode())
+    wrote = [f"{stem}.csv", f"{stem}.json"]
     if not args.no_plot:
         buf = io.BytesIO()
         res.plot(buf)
-        write_atomic(os.path.join(out_dir, "sensitivity.png"), buf.getvalue())
-    print(f"\nwrote sensitivity.csv, sensitivity.json{'' if args.no_plot else ', sensitivity.png'} to {out_dir} "
-          f"({res.meta['seconds']:.1f} s)")
+        write_atomic(os.path.join(out_dir, f"{stem}.png"), buf.getvalue())
+        wrote.append(f"{stem}.png")
+    print(f"\nwrote {', '.join(wrote)} to {out_dir}" + (f" and {args.json}" if args.json else "")
+          + f" ({res.meta['seconds']:.1f} s)")
 
 
 def _progress_tasks():

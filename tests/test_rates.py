@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from accnum.experiments.orders import fit_slope, observed_order
+from accnum.experiments.orders import fit_slope
 from accnum.experiments.rates import claimed_order, convergence
 
 

@@ -6,9 +6,6 @@ tidy table of records (SPEC §7) and the fitted orders (SPEC §6) against the cl
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -25,6 +22,7 @@ from ..metrics.path_kl import path_kl
 from ..run import sample
 from ..samplers import get as get_sampler
 from ..targets import resolve as resolve_target
+from .tidy import TidyResult
 from .orders import observed_order
 
 DEFAULT_TS = (25, 50, 100, 200, 400, 800, 1600)
@@ -69,32 +67,15 @@ def schedule_factory(name: str = "li2024", **params):
 
 
 @dataclass
-class RatesResult:
+class RatesResult(TidyResult):
+    SUMMARY = "orders"
+    FIELDS = RECORD_FIELDS
+
     records: list[dict]
     orders: list[dict]
     meta: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------ output
-    def to_dict(self) -> dict:
-        def clean(v):
-            if isinstance(v, float) and not math.isfinite(v):
-                return None
-            return v
-
-        return {"records": [{k: clean(v) for k, v in r.items()} for r in self.records],
-                "orders": [{k: clean(v) for k, v in o.items()} for o in self.orders], "meta": self.meta}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=1)
-
-    def to_csv(self) -> str:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=RECORD_FIELDS, extrasaction="ignore")
-        w.writeheader()
-        for r in self.records:
-            w.writerow(r)
-        return buf.getvalue()
-
     def table(self) -> str:
         """Errors by T (estimate ± standard error), one block per metric, then observed
         against claimed orders."""

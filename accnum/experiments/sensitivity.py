@@ -9,9 +9,6 @@ are linear, p = 1, in eps_score and eps_Jacobi).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -25,6 +22,7 @@ from ..samplers import get as get_sampler
 from ..schedules import Schedule
 from ..schedules import get as get_schedule
 from ..targets import resolve as resolve_target
+from .tidy import TidyResult
 from .orders import fit_slope
 from .rates import _measure
 
@@ -52,28 +50,13 @@ def _eps_list(name, values) -> list[float]:
 
 
 @dataclass
-class SensitivityResult:
+class SensitivityResult(TidyResult):
+    SUMMARY = "fits"
+    FIELDS = RECORD_FIELDS
+
     records: list[dict]
     fits: list[dict]
     meta: dict = field(default_factory=dict)
-
-    def to_dict(self):
-        def clean(v):
-            return None if isinstance(v, float) and not math.isfinite(v) else v
-
-        return {"records": [{k: clean(v) for k, v in r.items()} for r in self.records],
-                "fits": [{k: clean(v) for k, v in f.items()} for f in self.fits], "meta": self.meta}
-
-    def to_json(self):
-        return json.dumps(self.to_dict(), indent=1)
-
-    def to_csv(self):
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=RECORD_FIELDS, extrasaction="ignore")
-        w.writeheader()
-        for r in self.records:
-            w.writerow(r)
-        return buf.getvalue()
 
     def table(self) -> str:
         head = ("sampler", "eps_score req", "eps_Jacobi req", "eps_score measured", "eps_Jacobi measured", "metric",

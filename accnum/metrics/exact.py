@@ -83,7 +83,6 @@ def exact(target, sampler, schedule, n: int = 8192, seed: int = 0, init: str = "
     _checks.choice("init", init, ("gaussian", "exact"))
     n = _checks.integer("n", n, minimum=2)
     seed = _checks.seed(seed)
-    d = target.d
     if method == "quadrature":
         return _quadrature(target, sampler, schedule, n, init, score, metrics)
     if method == "qmc":
