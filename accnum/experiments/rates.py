@@ -169,14 +169,17 @@ def _nfe(sampler, target, sched) -> int:
 
 
 def _adaptive(fn, n0: int, target_rse: float, n_max: int):
-    """Run ``fn(n)``; if the relative standard error exceeds ``target_rse``, rerun once with
-    the sample size that should meet it (capped at ``n_max``)."""
-    est = fn(n0)
-    first = est if isinstance(est, dict) else {"_": est}
-    worst = max((e.rel_stderr for e in first.values() if e.estimate > 0), default=0.0)
-    if worst > target_rse and n0 < n_max:
-        n1 = min(n_max, int(math.ceil(n0 * 1.3 * (worst / target_rse) ** 2)))
-        est = fn(n1)
+    """Run ``fn(n)``; while the relative standard error exceeds ``target_rse``, rerun with
+    the sample size that should meet it (1.5x margin, at most three times, capped at
+    ``n_max``); with counter-based Monte Carlo draws each rerun extends the previous sample."""
+    n, est = n0, fn(n0)
+    for _ in range(3):
+        first = est if isinstance(est, dict) else {"_": est}
+        worst = max((e.rel_stderr for e in first.values() if e.estimate > 0), default=0.0)
+        if worst <= target_rse or n >= n_max:
+            break
+        n = min(n_max, int(math.ceil(n * 1.5 * (worst / target_rse) ** 2)))
+        est = fn(n)
     return est
 
 
