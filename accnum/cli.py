@@ -32,6 +32,12 @@ def _schedule_args(p):
     p.add_argument("--c1", type=float, default=None, help="li2024: plateau beta = c1 log T / T (default 4)")
 
 
+def _output_args(p, stem):
+    p.add_argument("--out", default="accnum-out", help="output folder (default ./accnum-out/)")
+    p.add_argument("--json", default=None, help="also write the JSON result to this path")
+    p.add_argument("--no-plot", action="store_true", help=f"skip {stem}.png")
+
+
 def schedule_params(args) -> dict:
     params = {}
     for key in ("c0", "c1"):
@@ -253,9 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "2%% relative standard error)")
     sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sp.add_argument("--init", default="gaussian", choices=["gaussian", "exact"], help="Y_T ~ N(0, I) or q_T")
-    sp.add_argument("--out", default="accnum-out", help="output folder (default ./accnum-out/)")
-    sp.add_argument("--json", default=None, help="also write the JSON result to this path")
-    sp.add_argument("--no-plot", action="store_true", help="skip rates.png")
+    _output_args(sp, "rates")
     sp.set_defaults(func=cmd_rates)
 
     sp = sub.add_parser("sensitivity", help="error against injected score and Jacobian error",
@@ -274,9 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "w1/sliced-w2 for kind noise)")
     sp.add_argument("--n", type=int, default=None, help="sample size per estimate (default: per metric)")
     sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    sp.add_argument("--out", default="accnum-out", help="output folder (default ./accnum-out/)")
-    sp.add_argument("--json", default=None, help="also write the JSON result to this path")
-    sp.add_argument("--no-plot", action="store_true", help="skip sensitivity.png")
+    _output_args(sp, "sensitivity")
     sp.set_defaults(func=cmd_sensitivity)
     return p
 
