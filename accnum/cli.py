@@ -97,13 +97,17 @@ def cmd_sample(args):
           f"target q_{res.to} mean {np.array2string(target.diffused(sched.alpha_bar[res.to]).mean(), precision=4)}")
 
 
-def _int_list(text: str, name: str) -> list[int]:
+def _number_list(text: str, name: str, kind=float) -> list:
+    """A comma-separated list of ``kind`` (int or float); floats must be non-negative."""
+    word = "integers" if kind is int else "numbers"
     try:
-        vals = [int(v) for v in text.split(",") if v.strip()]
+        vals = [kind(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"{name} must be a comma-separated list of integers, got {text!r}") from None
+        raise ValueError(f"{name} must be a comma-separated list of {word}, got {text!r}") from None
     if not vals:
         raise ValueError(f"{name} must not be empty")
+    if kind is float and any(v < 0 or v != v for v in vals):
+        raise ValueError(f"{name} must be non-negative, got {text!r}")
     return vals
 
 
@@ -117,7 +121,7 @@ def cmd_rates(args):
         list(DEFAULT_SAMPLERS) if args.samplers is None else [s.strip() for s in args.samplers.split(",") if s.strip()])
     if not names:
         raise ValueError("--samplers must name at least one sampler")
-    Ts = DEFAULT_TS if args.T is None else _int_list(args.T, "--T")
+    Ts = DEFAULT_TS if args.T is None else _number_list(args.T, "--T", int)
     out_dir = _prepare_outputs(args)
     res = convergence(target, names, args.schedule, Ts, metric=args.metric, n=args.n, seed=args.seed, init=args.init,
                       schedule_params=schedule_params(args), progress=_progress_tasks())
@@ -128,18 +132,6 @@ def cmd_rates(args):
     _write_outputs(res, out_dir, "rates", args)
 
 
-def _float_list(text: str, name: str) -> list[float]:
-    try:
-        vals = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"{name} must be a comma-separated list of numbers, got {text!r}") from None
-    if not vals:
-        raise ValueError(f"{name} must not be empty")
-    if any(v < 0 or v != v for v in vals):
-        raise ValueError(f"{name} must be non-negative, got {text!r}")
-    return vals
-
-
 def cmd_sensitivity(args):
     from . import schedules, targets
     from .experiments.sensitivity import sensitivity
@@ -148,8 +140,8 @@ def cmd_sensitivity(args):
     names = [s.strip() for s in args.sampler.split(",") if s.strip()]
     if not names:
         raise ValueError("--sampler must name at least one sampler")
-    ess = _float_list(args.eps_score, "--eps-score")
-    ejs = _float_list(args.eps_jacobi, "--eps-jacobi")
+    ess = _number_list(args.eps_score, "--eps-score")
+    ejs = _number_list(args.eps_jacobi, "--eps-jacobi")
     sched = schedules.get(args.schedule, args.T, **schedule_params(args))
     out_dir = _prepare_outputs(args)
     from tqdm import tqdm

@@ -20,7 +20,6 @@ from ..assumptions import measure
 from ..metrics import NonInvertibleMap, SAMPLE_METRICS, check_metric
 from ..samplers import get as get_sampler
 from ..schedules import Schedule
-from ..schedules import get as get_schedule
 from ..targets import resolve as resolve_target
 from .tidy import TidyResult
 from .orders import fit_slope
@@ -201,6 +200,3 @@ def sensitivity(target, samplers, schedule, eps_scores, eps_jacobis=(0.0,), kind
             "seconds": time.perf_counter() - t0}
     return SensitivityResult(records, fits, meta)
 
-
-def schedule_for(name: str, T: int, **params) -> Schedule:
-    return get_schedule(name, T, **params)

@@ -33,21 +33,6 @@ from ..tangent import Tangent
 from ..targets import resolve as resolve_target
 from .base import Estimate, NonInvertibleMap
 
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-
-
-def _psi(z):
-    """Antiderivative of the normal CDF: ``Psi(z) = z Phi(z) + phi(z)``."""
-    return z * ndtr(z) + _INV_SQRT_2PI * np.exp(-0.5 * z * z)
-
-
-def _box_gauss_mass(edges_lo, edges_hi, a, b, sigma):
-    """Mass in ``[edges_lo, edges_hi]`` of ``Uniform[a, b] + N(0, sigma^2)`` (broadcast)."""
-    s = np.maximum(sigma, 1e-12 * np.maximum(b - a, 1e-300))
-    width = np.maximum(b - a, 1e-300)
-    return s / width * (_psi((edges_hi - a) / s) - _psi((edges_hi - b) / s) - _psi((edges_lo - a) / s) + _psi((edges_lo - b) / s))
-
-
 def _extent(target, sched, d, init):
     lo, hi = np.full(d, -8.0), np.full(d, 8.0)
     sd = np.sqrt(np.einsum("kii->ki", target.covariance_matrices()))
@@ -131,7 +116,7 @@ def _push_forward(p, grid, sampler, t, sched, model, x0):
                                "(Jacobian determinant <= 0); grid TV is undefined here, try a larger T")
     coords = ((x - grid.lo) / grid.delta).T.reshape((len(grid.lo),) + p.shape)
     vals = map_coordinates(p, coords, order=3, mode="constant", cval=0.0)
-    return np.maximum(vals, 0.0) / det.reshape(p.shape), x
+    return np.maximum(vals, 0.0) / det.reshape(p.shape)
 
 
 def _quadrature_step(p, grid, sampler, t, sched, model, v1):
@@ -188,7 +173,7 @@ def _propagate_tv(target, sampler, sched, G, init, model):
         p = _gauss_convolve(p, grid.delta, v0)
         a = sched.alpha[t]
         try:
-            p, _ = _push_forward(p, grid, sampler, t, sched, model, math.sqrt(a) * grid.points)
+            p = _push_forward(p, grid, sampler, t, sched, model, math.sqrt(a) * grid.points)
             p = _gauss_convolve(p, grid.delta, v1)
         except NonInvertibleMap:
             # a folding mean map: integrate over the source points instead; the trapezoid rule
