@@ -1,0 +1,121 @@
+"""Compiled backends: ``cpu`` (Numba, parallel) and ``cuda`` (numba-cuda), one source.
+
+    sampler.step (NumPy, the single source)  --trace-->  Program (coefficients per step)
+    Program + score component (scores.py)    --------->  executor (step.py, @numba.njit)
+    executor  --> cpu.py  (prange over samples)   |   cuda.py (one thread per sample)
+
+:func:`execute` runs a program for ``n`` samples and returns ``Y_to`` and, when asked,
+``log|det dY_to/dY_T|`` and the first non-invertible step of each sample.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import numpy as np
+
+from .. import noise as _noise
+from . import plug, scores
+from .program import Program, trace
+
+BACKENDS = ("numpy", "cpu", "cuda", "auto")
+_CUDA_HINT = 'pip install "accnum[cuda]" (numba-cuda), and run on a machine with an NVIDIA GPU or set NUMBA_ENABLE_CUDASIM=1'
+
+
+def cuda_status() -> tuple[str, str]:
+    """``("device", name)``, ``("simulator", ...)`` or ``("none", why)`` for the cuda backend."""
+    try:
+        from numba import cuda
+    except Exception as e:  # pragma: no cover - numba always ships numba.cuda
+        return "none", f"numba.cuda cannot be imported ({e})"
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        return "simulator", "NUMBA_ENABLE_CUDASIM=1 (CUDA simulator, slow)"
+    try:
+        import numba_cuda  # noqa: F401
+    except ImportError:
+        return "none", "numba-cuda is not installed"
+    try:
+        if cuda.is_available():
+            return "device", cuda.get_current_device().name.decode() if hasattr(cuda.get_current_device().name, "decode") \
+                else str(cuda.get_current_device().name)
+    except Exception as e:  # pragma: no cover - driver problems
+        return "none", f"no usable CUDA driver ({e})"
+    return "none", "no CUDA GPU found"
+
+
+def resolve_backend(backend: str, model=None, target=None) -> str:
+    """The backend that runs: ``auto`` is ``cuda`` on a GPU, else ``cpu``, else ``numpy``
+    (for a score with no compiled form); an explicit ``cuda`` without one is an error."""
+    if backend == "auto":
+        if model is not None and not compilable(model):
+            return "numpy"
+        return "cuda" if cuda_status()[0] == "device" else "cpu"
+    if backend == "cuda":
+        state, why = cuda_status()
+        if state == "none":
+            raise RuntimeError(f"backend 'cuda' is not usable here: {why}; {_CUDA_HINT}")
+    return backend
+
+
+def compilable(model) -> bool:
+    from ..perturb import Perturbed
+    from ..score import ExactScore
+
+    return type(model) is ExactScore or (isinstance(model, Perturbed) and type(model).__module__ == "accnum.perturb")
+
+
+@lru_cache(maxsize=None)
+def _runner(score, score_jac):
+    from .step import make_runner
+
+    return make_runner(score, score_jac)
+
+
+@lru_cache(maxsize=None)
+def _cpu_kernel(score, score_jac):
+    from .cpu import make_cpu_kernel
+
+    return make_cpu_kernel(_runner(score, score_jac))
+
+
+def _args(program: Program, comp, target, seed):
+    lw, mean, iv, U, full = scores.mixture_tables(target, comp.abars)
+    return (program.steps, program.stages, program.stage_abar, program.stage_coef, program.out_coef,
+            program.mem_coef, program.n_mem, program.n_noise, program.noise_keys(seed),
+            lw, mean, iv, U, full) + tuple(comp.params)
+
+
+def execute(backend: str, target, model, sampler, sched, y0, seed: int, to: int = 1, jac: bool = False):
+    """Run ``sampler`` on ``backend`` (``cpu``/``cuda``) from ``y0`` (an ``(n, d)`` array, or
+    the integer ``n`` to draw ``Y_T ~ N(0, I)`` from stream step 0 inside the kernel).
+
+    Returns ``(y, logdet, bad)``: ``Y_to`` (n, d), ``log|det|`` and the first step whose
+    Jacobian determinant is not positive (0 if none), the last two only with ``jac``."""
+    program = trace(sampler, sched, to)
+    comp = plug.component(model, target, program)
+    if jac and not comp.has_jacobian:
+        raise ValueError("the 'noise' perturbation has no Jacobian: exact deterministic metrics and path KL are "
+                         "undefined under it (use a sample metric: sliced-w2, energy, w1, ks)")
+    draw = isinstance(y0, (int, np.integer))
+    n, d = (int(y0), target.d) if draw else y0.shape
+    y = np.empty((n, d)) if draw else np.ascontiguousarray(y0, dtype=np.float64).copy()
+    logdet, bad = np.zeros(n), np.zeros(n, dtype=np.int64)
+    init_key = _noise.stream_key(seed, 0, 0)
+    n_rows = program.n_sym + 1 + program.n_mem
+    wsize = scores.workspace_size(target.K, d)
+    args = _args(program, comp, target, seed)
+    if n:
+        if backend == "cpu":
+            _cpu_kernel(comp.score, comp.score_jac)(y, logdet, bad, jac, draw, init_key, n_rows, wsize, *args)
+        elif backend == "cuda":
+            from .cuda import launch
+
+            launch(_runner(comp.score, comp.score_jac), y, logdet, bad, jac, draw, init_key, n_rows, wsize, args)
+        else:  # pragma: no cover - callers resolve the backend first
+            raise ValueError(f"backend {backend!r} has no kernels")
+    plug.advance_counters(model, program)
+    return y, logdet, bad
+
+
+__all__ = ["BACKENDS", "Program", "compilable", "cuda_status", "execute", "resolve_backend", "trace"]

@@ -1,0 +1,147 @@
+"""A sampler's steps as a coefficient program, read off the one NumPy source by tracing.
+
+Every step in accnum is a linear combination, with coefficients that depend only on
+``t`` and the schedule, of the current point ``Y_t``, the values the sampler carries
+from the previous step (``state``), the step's standard normals and its score
+evaluations, each evaluated at such a combination (see :mod:`accnum.samplers.base`).
+Running ``sampler.step`` once per ``t`` on symbolic :class:`Lin` vectors instead of arrays
+records those coefficients.  The compiled kernels (:mod:`accnum.kernels.step`) execute
+the recorded program, so no sampler formula is written a second time: the NumPy step is
+the single source for the ``numpy``, ``cpu`` and ``cuda`` backends.
+
+Symbol layout of one sample (each symbol a d-vector), ``P = 1 + M + k + S`` rows:
+``0`` = ``Y_t``; ``1..M`` = carried state; ``1+M..M+k`` = normals ``Z_t^(j)``;
+``1+M+k..`` = score evaluations of the step, in call order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import noise as _noise
+
+
+class Lin:
+    """A symbolic vector ``sum_p c_p sym_p``; only sums and scalar multiples are defined."""
+
+    __slots__ = ("c",)
+    __array_ufunc__ = None   # make numpy scalars defer to Lin's reflected operators
+
+    def __init__(self, c: dict):
+        self.c = c
+
+    def __add__(self, other):
+        if not isinstance(other, Lin):
+            raise TypeError("a sampler step added a constant to a point: steps must be linear in their inputs")
+        out = dict(self.c)
+        for k, v in other.c.items():
+            out[k] = out.get(k, 0.0) + v
+        return Lin(out)
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return Lin({k: -v for k, v in self.c.items()})
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __rsub__(self, other):
+        return (-self) + other
+
+    def __mul__(self, a):
+        if isinstance(a, (Lin, np.ndarray)):
+            raise TypeError("a sampler step multiplied two points: steps must be linear in their inputs")
+        a = float(a)
+        return Lin({k: a * v for k, v in self.c.items()})
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, a):
+        a = float(a)
+        return Lin({k: v / a for k, v in self.c.items()})
+
+
+class _Recorder:
+    """Stands in for the score model: records each call's noise level and argument."""
+
+    def __init__(self):
+        self.calls: list[tuple[float, Lin]] = []
+
+    def __call__(self, alpha_bar, x):
+        self.calls.append((float(alpha_bar), x))
+        return Lin({("s", len(self.calls) - 1): 1.0})
+
+
+@dataclass(frozen=True)
+class Program:
+    """The recorded steps ``t = T, ..., to + 1`` (row ``r`` is step ``steps[r]``)."""
+
+    sampler: str
+    steps: np.ndarray        # (R,) int64, t of each row
+    n_mem: int               # M
+    n_noise: int             # k
+    n_stage: int             # S, the most score evaluations of any step
+    stages: np.ndarray       # (R,) int64, evaluations of each step
+    stage_abar: np.ndarray   # (R, S) noise level of each evaluation
+    stage_coef: np.ndarray   # (R, S, P) point of each evaluation
+    out_coef: np.ndarray     # (R, P) Y_{t-1}
+    mem_coef: np.ndarray     # (R, M, P) carried state after the step
+
+    @property
+    def n_sym(self) -> int:
+        return 1 + self.n_mem + self.n_noise + self.n_stage
+
+    def noise_keys(self, seed: int) -> np.ndarray:
+        """``(R, max(k, 1))`` uint64 stream keys of the step normals (:func:`accnum.noise.stream_key`)."""
+        keys = np.zeros((len(self.steps), max(self.n_noise, 1)), dtype=np.uint64)
+        for r, t in enumerate(self.steps):
+            for j in range(self.n_noise):
+                keys[r, j] = _noise.stream_key(seed, int(t), j)
+        return keys
+
+
+def trace(sampler, sched, to: int = 1) -> Program:
+    """Record ``sampler``'s steps on ``sched`` from ``t = T`` down to ``to + 1``."""
+    k = sampler.facts.normals
+    mem_names: list[str] = []
+    rows = []
+    state = {}
+    for t in range(sched.T, to, -1):
+        sym_state = {key: Lin({("m", key): 1.0}) for key in state}
+        rec = _Recorder()
+        z = [Lin({("z", j): 1.0}) for j in range(k)]
+        y, new_state = sampler.step(t, Lin({("y",): 1.0}), z, rec, sched, sym_state)
+        for key in new_state:
+            if key not in mem_names:
+                mem_names.append(key)
+        rows.append((t, rec.calls, y, new_state))
+        state = new_state
+    M, S = len(mem_names), max((len(r[1]) for r in rows), default=0)
+    P = 1 + M + k + S
+    index = {("y",): 0}
+    index.update({("m", key): 1 + i for i, key in enumerate(mem_names)})
+    index.update({("z", j): 1 + M + j for j in range(k)})
+    index.update({("s", i): 1 + M + k + i for i in range(S)})
+
+    def dense(lin: Lin) -> np.ndarray:
+        v = np.zeros(P)
+        for key, c in lin.c.items():
+            v[index[key]] += c
+        return v
+
+    R = len(rows)
+    stage_abar, stage_coef = np.ones((R, S)), np.zeros((R, S, P))
+    out_coef, mem_coef = np.zeros((R, P)), np.zeros((R, M, P))
+    stages = np.zeros(R, dtype=np.int64)
+    for r, (_t, calls, y, new_state) in enumerate(rows):
+        stages[r] = len(calls)
+        for i, (ab, x) in enumerate(calls):
+            stage_abar[r, i], stage_coef[r, i] = ab, dense(x)
+        out_coef[r] = dense(y)
+        for key, v in new_state.items():
+            mem_coef[r, mem_names.index(key)] = dense(v)
+    return Program(sampler.name, np.array([r[0] for r in rows], dtype=np.int64), M, k, S, stages,
+                   stage_abar, stage_coef, out_coef, mem_coef)

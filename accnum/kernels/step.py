@@ -1,0 +1,152 @@
+"""The per-sample program executor, compiled for the CPU and inside CUDA kernels.
+
+:func:`make_runner` closes the executor over one score component
+(:mod:`accnum.kernels.scores`) and returns an ``@numba.njit`` function that advances one
+sample through every step of a :class:`~accnum.kernels.program.Program`, optionally with
+its tangent ``dY/dY_T`` (the change-of-variables metrics of SPEC §4).  It allocates
+nothing: the caller passes the scratch, ``np.empty`` on the CPU, ``cuda.local.array``
+on a GPU, so the same function serves both (issue 4, item 1).
+
+Scratch of one sample: ``sym (P + 1 + M, d)`` holds the symbols (rows ``P..P+M`` take
+the new ``Y`` and state before they replace the old), ``pt (d)`` an evaluation point,
+``ws`` the score's workspace, ``tan (P + 1 + M, d, d)``, ``tpt (d, d)``, ``J (d, d)`` and
+``lu (d, d)`` the tangents (unused, and may be 1 x 1 x 1, when ``jac`` is false).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+
+from .rng import normal, sample_key
+
+
+@numba.njit(cache=True, error_model="numpy")
+def slogdet(A):
+    """``(sign, log|det A|)`` by LU with partial pivoting, in place."""
+    d = A.shape[0]
+    sign, logabs = 1.0, 0.0
+    for c in range(d):
+        piv, best = c, abs(A[c, c])
+        for r in range(c + 1, d):
+            if abs(A[r, c]) > best:
+                piv, best = r, abs(A[r, c])
+        if best == 0.0:
+            return 0.0, -math.inf
+        if piv != c:
+            sign = -sign
+            for b in range(d):
+                A[c, b], A[piv, b] = A[piv, b], A[c, b]
+        if A[c, c] < 0:
+            sign = -sign
+        logabs += math.log(abs(A[c, c]))
+        for r in range(c + 1, d):
+            f = A[r, c] / A[c, c]
+            for b in range(c + 1, d):
+                A[r, b] -= f * A[c, b]
+    return sign, logabs
+
+
+def make_runner(score, score_jac):
+    """The executor for one score component (a closure, compiled once per component)."""
+
+    @numba.njit(cache=True, error_model="numpy")
+    def run(i, y, sym, pt, ws, tan, tpt, J, lu, jac,
+            steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+            lw, mean, iv, U, full, p0, p1, p2, p3):
+        """Advance sample ``i`` from ``Y_T = y`` to ``Y_to`` in place.  Returns the first
+        step ``t`` at which ``det dY/dY_T <= 0`` (0: none) and ``log|det dY_to/dY_T|``
+        (both only meaningful when ``jac``)."""
+        d = y.shape[0]
+        P = stage_coef.shape[2]
+        S = stage_abar.shape[1]
+        z0 = 1 + n_mem
+        s0 = z0 + n_noise
+        for p in range(sym.shape[0]):
+            for a in range(d):
+                sym[p, a] = 0.0
+        for a in range(d):
+            sym[0, a] = y[a]
+        if jac:
+            for p in range(tan.shape[0]):
+                for a in range(d):
+                    for b in range(d):
+                        tan[p, a, b] = 1.0 if (p == 0 and a == b) else 0.0
+        bad = 0
+        for r in range(steps.shape[0]):
+            for j in range(n_noise):
+                key = sample_key(keys[r, j], i)
+                for a in range(d):
+                    sym[z0 + j, a] = normal(key, a)
+            for st in range(stages[r]):
+                row = s0 + st
+                for a in range(d):
+                    acc = 0.0
+                    for p in range(row):
+                        c = stage_coef[r, st, p]
+                        if c != 0.0:
+                            acc += c * sym[p, a]
+                    pt[a] = acc
+                if jac:
+                    for a in range(d):
+                        for b in range(d):
+                            acc = 0.0
+                            for p in range(row):
+                                c = stage_coef[r, st, p]
+                                if c != 0.0:
+                                    acc += c * tan[p, a, b]
+                            tpt[a, b] = acc
+                    score_jac(r * S + st, i, pt, sym[row], J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+                    for a in range(d):
+                        for b in range(d):
+                            acc = 0.0
+                            for m in range(d):
+                                acc += J[a, m] * tpt[m, b]
+                            tan[row, a, b] = acc
+                else:
+                    score(r * S + st, i, pt, sym[row], ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+            # new Y into row P, new state m into row P + 1 + m; then replace the old
+            for o in range(n_mem + 1):
+                dst = P + o
+                for a in range(d):
+                    acc = 0.0
+                    for p in range(P):
+                        c = out_coef[r, p] if o == 0 else mem_coef[r, o - 1, p]
+                        if c != 0.0:
+                            acc += c * sym[p, a]
+                    sym[dst, a] = acc
+                if jac:
+                    for a in range(d):
+                        for b in range(d):
+                            acc = 0.0
+                            for p in range(P):
+                                c = out_coef[r, p] if o == 0 else mem_coef[r, o - 1, p]
+                                if c != 0.0:
+                                    acc += c * tan[p, a, b]
+                            tan[dst, a, b] = acc
+            for o in range(n_mem + 1):
+                for a in range(d):
+                    sym[o, a] = sym[P + o, a]
+                if jac:
+                    for a in range(d):
+                        for b in range(d):
+                            tan[o, a, b] = tan[P + o, a, b]
+            if jac and bad == 0:
+                for a in range(d):
+                    for b in range(d):
+                        lu[a, b] = tan[0, a, b]
+                sign, _ = slogdet(lu)
+                if sign <= 0.0:
+                    bad = steps[r]
+        for a in range(d):
+            y[a] = sym[0, a]
+        logdet = 0.0
+        if jac:
+            for a in range(d):
+                for b in range(d):
+                    lu[a, b] = tan[0, a, b]
+            _, logdet = slogdet(lu)
+        return bad, logdet
+
+    return run
