@@ -13,6 +13,7 @@ import sys
 import numpy as np
 
 from . import __version__
+from .kernels import BackendUnavailable
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,6 +31,19 @@ def _schedule_args(p):
     p.add_argument("--schedule", default="li2024", help=f"noise schedule: {', '.join(schedules.names())} (default li2024)")
     p.add_argument("--c0", type=float, default=None, help="li2024: beta_1 = T^-c0 (default 2)")
     p.add_argument("--c1", type=float, default=None, help="li2024: plateau beta = c1 log T / T (default 4)")
+
+
+def _backend_arg(p, computes: bool = True):
+    what = ("where samplers and metrics run" if computes else "checked for availability (listings compute nothing)")
+    p.add_argument("--backend", default="auto", choices=["auto", "numpy", "cpu", "cuda"],
+                   help=f"{what}: auto (cuda on a GPU, else cpu), numpy (reference), cpu (Numba), cuda (default auto)")
+
+
+def _check_backend(args) -> str:
+    """The backend that will run; a one-line error if the requested one cannot run here."""
+    from .kernels import resolve_backend
+
+    return resolve_backend(args.backend)
 
 
 def _output_args(p, stem):
@@ -56,8 +70,36 @@ def _progress(desc):
 
 
 # ------------------------------------------------------------------- commands
+def cmd_info(args):
+    import platform
+
+    import numba
+
+    from . import kernels
+
+    _check_backend(args)
+    state, why = kernels.cuda_status()
+    try:
+        import numba_cuda
+        nc = numba_cuda.__version__
+    except ImportError:
+        nc = "not installed (pip install \"accnum[cuda]\")"
+    rows = [("item", "value"),
+            ("accnum", __version__), ("python", platform.python_version()), ("numpy", np.__version__),
+            ("numba", numba.__version__), ("numba-cuda", nc),
+            ("cpu threads", str(numba.get_num_threads())),
+            ("backend numpy", "usable (reference)"),
+            ("backend cpu", f"usable ({numba.get_num_threads()} threads, threading layer {numba.config.THREADING_LAYER})"),
+            ("backend cuda", {"device": f"usable: {why}", "simulator": f"usable under the simulator: {why}",
+                              "none": f"not usable: {why}"}[state]),
+            ("backend auto", f"-> {kernels.resolve_backend('auto')}")]
+    _print_table(rows)
+
+
 def cmd_samplers(args):
     from . import samplers
+
+    _check_backend(args)
 
     rows = [("name", "kind", "NFE/step", "normals", "claimed order", "metric", "source")]
     for name in samplers.names():
@@ -68,6 +110,8 @@ def cmd_samplers(args):
 
 def cmd_targets(args):
     from . import targets
+
+    _check_backend(args)
 
     rows = [("name", "d", "K", "description")]
     for name in targets.names():
@@ -87,7 +131,7 @@ def cmd_sample(args):
     if not args.out.endswith(".npy"):
         raise ValueError(f"--out must name a .npy file, got {args.out!r}")
     res = sample(target, args.sampler, sched, n=args.n, seed=args.seed, init=args.init, to=args.to,
-                 progress=_progress(args.sampler))
+                 progress=_progress(args.sampler), backend=args.backend)
     buf = io.BytesIO()
     np.save(buf, res.x)
     write_atomic(args.out, buf.getvalue())
@@ -124,7 +168,7 @@ def cmd_rates(args):
     Ts = DEFAULT_TS if args.T is None else _number_list(args.T, "--T", int)
     out_dir = _prepare_outputs(args)
     res = convergence(target, names, args.schedule, Ts, metric=args.metric, n=args.n, seed=args.seed, init=args.init,
-                      schedule_params=schedule_params(args), progress=_progress_tasks())
+                      schedule_params=schedule_params(args), progress=_progress_tasks(), backend=args.backend)
     res.meta["target"] = args.target
     for r in res.records:
         r["target"] = args.target
@@ -148,7 +192,7 @@ def cmd_sensitivity(args):
 
     prog = lambda it: tqdm(it, unit="eps pair", file=sys.stderr, disable=None, leave=False)  # noqa: E731
     res = sensitivity(target, names, sched, ess, ejs, kind=args.kind, metric=args.metric, n=args.n, seed=args.seed,
-                      progress=prog)
+                      progress=prog, backend=args.backend)
     res.meta["target"] = args.target
     print(res.table())
     _write_outputs(res, out_dir, "sensitivity", args)
@@ -220,9 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     sp = sub.add_parser("samplers", help="list the samplers and their facts", description="List every registered sampler with its facts.")
+    _backend_arg(sp, computes=False)
     sp.set_defaults(func=cmd_samplers)
     sp = sub.add_parser("targets", help="list the built-in targets", description="List the built-in targets.")
+    _backend_arg(sp, computes=False)
     sp.set_defaults(func=cmd_targets)
+    sp = sub.add_parser("info", help="versions and usable backends",
+                        description="Print the versions of accnum and its compilers, and which backends can run here "
+                                    "(CUDA device, simulator or none).")
+    _backend_arg(sp, computes=False)
+    sp.set_defaults(func=cmd_info)
 
     sp = sub.add_parser("sample", help="draw samples with a sampler", description="Run a sampler and save Y_1 (or Y_0) as .npy.")
     sp.add_argument("--target", default=targets.DEFAULT, help="built-in name (gmm1d, gmm:d=8,K=4, ...) or a JSON file")
@@ -234,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--init", default="gaussian", choices=["gaussian", "exact"], help="Y_T ~ N(0, I) or q_T")
     sp.add_argument("--to", type=int, default=1, choices=[0, 1], help="stop at Y_1 (theory) or Y_0")
     sp.add_argument("--out", default="samples.npy", help="output .npy file (default samples.npy)")
+    _backend_arg(sp)
     sp.set_defaults(func=cmd_sample)
 
     sp = sub.add_parser("rates", help="measure convergence orders (the main job)",
@@ -252,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sp.add_argument("--init", default="gaussian", choices=["gaussian", "exact"], help="Y_T ~ N(0, I) or q_T")
     _output_args(sp, "rates")
+    _backend_arg(sp)
     sp.set_defaults(func=cmd_rates)
 
     sp = sub.add_parser("sensitivity", help="error against injected score and Jacobian error",
@@ -271,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--n", type=int, default=None, help="sample size per estimate (default: per metric)")
     sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     _output_args(sp, "sensitivity")
+    _backend_arg(sp)
     sp.set_defaults(func=cmd_sensitivity)
     return p
 
@@ -286,7 +340,7 @@ def main(argv=None) -> int:
     except _UsageError as err:
         print(f"accnum: error: {err}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, BackendUnavailable) as err:
         print(f"accnum: error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

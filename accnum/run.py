@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _checks
+from . import _checks, kernels
 from . import noise as _noise
 from .samplers import get as get_sampler
 from .schedules import Schedule
 from .score import ExactScore, ScoreModel
 from .targets import resolve as resolve_target
 
-BACKENDS = ("numpy",)
+BACKENDS = kernels.BACKENDS
 
 
 @dataclass
@@ -74,8 +74,23 @@ def _check_noise(noise, sampler, sched, n, d) -> np.ndarray:
     return arr
 
 
+def _backend_for(backend, model, noise) -> str:
+    """The backend that runs (see :func:`accnum.kernels.resolve_backend`); kernels take
+    generated noise and the scores of :mod:`accnum.perturb` only."""
+    _checks.choice("backend", backend, BACKENDS)
+    if backend == "auto" and noise is not None:
+        return "numpy"
+    backend = kernels.resolve_backend(backend, model)
+    if backend in ("cpu", "cuda"):
+        if noise is not None:
+            raise ValueError(f"noise arrays run on backend 'numpy' only (backend {backend!r} draws its own noise)")
+        if not kernels.compilable(model):
+            raise ValueError(f"score model {type(model).__name__} has no compiled form; use backend='numpy' or 'auto'")
+    return backend
+
+
 def sample(target, sampler, schedule: Schedule, n: int | None = None, seed: int = 0, init=None,
-           noise=None, backend: str = "numpy", to: int = 1, score: ScoreModel | None = None,
+           noise=None, backend: str = "auto", to: int = 1, score: ScoreModel | None = None,
            progress=None) -> SampleResult:
     """Draw ``n`` samples of ``Y_to`` with ``sampler`` on ``schedule``.
 
@@ -84,6 +99,11 @@ def sample(target, sampler, schedule: Schedule, n: int | None = None, seed: int 
     (N(0, I)), ``"exact"`` (q_T) or an ``(n, d)`` array.  ``noise`` of shape
     ``(T+1, k, n, d)`` replaces the generated normals (``noise[t, j]`` at step ``t``);
     otherwise they are a pure function of ``(seed, sample index, step, slot)``.
+
+    ``backend``: ``"numpy"`` (the readable reference), ``"cpu"`` (Numba kernels),
+    ``"cuda"`` (numba-cuda; a GPU or the simulator) or ``"auto"`` (cuda on a GPU, else
+    cpu; numpy for a score or a noise array the kernels cannot take).  All draw the same
+    noise and agree to 1e-12 relative.
     """
     target = resolve_target(target)
     sampler = get_sampler(sampler)
@@ -105,15 +125,22 @@ def sample(target, sampler, schedule: Schedule, n: int | None = None, seed: int 
     model = score if score is not None else ExactScore(target)
     if not isinstance(model, ScoreModel):
         raise TypeError(f"score must be a ScoreModel, got {type(model).__name__}")
+    backend = _backend_for(backend, model, noise)
     if noise is not None:
         arr = _check_noise(noise, sampler, schedule, n, target.d)
         noise_at = lambda t: list(arr[t])
     else:
         k = sampler.facts.normals
         noise_at = lambda t: [_noise.normals(seed, t, j, n, target.d) for j in range(k)]
-    y = initial_points(target, schedule, n, seed, "gaussian" if init is None else init)
+    init = "gaussian" if init is None else init
     calls0 = model.calls
-    x = integrate(sampler, model, schedule, y, to, noise_at, progress)
+    if backend == "numpy":
+        y = initial_points(target, schedule, n, seed, init)
+        x = integrate(sampler, model, schedule, y, to, noise_at, progress)
+    else:
+        # N(0, I) starting points are drawn inside the kernel (same stream, step 0)
+        y = n if isinstance(init, str) and init == "gaussian" else initial_points(target, schedule, n, seed, init)
+        x = kernels.execute(backend, target, model, sampler, schedule, y, seed, to)[0]
     return SampleResult(
         x=x, sampler=sampler.name, schedule=schedule.describe(), T=schedule.T, nfe=model.calls - calls0,
         seed=seed, backend=backend, to=to,

@@ -19,7 +19,8 @@ from ..metrics.exact import exact
 from ..metrics.gaussian import closed_form
 from ..metrics.grid import grid_tv
 from ..metrics.path_kl import path_kl
-from ..run import sample
+from ..run import _backend_for, sample
+from ..score import ExactScore
 from ..samplers import get as get_sampler
 from ..targets import resolve as resolve_target
 from .tidy import TidyResult
@@ -165,7 +166,7 @@ class RatesResult(TidyResult):
 
 def _nfe(sampler, target, sched) -> int:
     """Score evaluations per sample, counted on a one-sample run."""
-    return sample(target, sampler, sched, n=1, seed=0).nfe
+    return sample(target, sampler, sched, n=1, seed=0, backend="numpy").nfe
 
 
 def _adaptive(fn, n0: int, target_rse: float, n_max: int):
@@ -185,13 +186,15 @@ def _adaptive(fn, n0: int, target_rse: float, n_max: int):
 
 def convergence(target, samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts=DEFAULT_TS, metric=None, n: int | None = None,
                 seed: int = 0, init: str = "gaussian", target_rse: float = 0.02, score=None, progress=None,
-                schedule_params: dict | None = None) -> RatesResult:
+                schedule_params: dict | None = None, backend: str = "auto") -> RatesResult:
     """Errors of ``samplers`` over ``Ts`` and their fitted orders.
 
     ``schedule`` is a name (with ``schedule_params``) or a callable ``T -> Schedule``;
     ``metric`` is None (per sampler: :func:`accnum.metrics.default_metrics`) or one metric
     name for all.  Exact and path-KL estimates are enlarged once where their relative
     standard error exceeds ``target_rse``.  ``progress`` wraps the task list (e.g. tqdm).
+    ``backend`` runs the samplers and the exact metrics (:func:`accnum.sample`); each
+    record names the backend its metric ran on.
     """
     tg = resolve_target(target)
     sams = [get_sampler(s) for s in ([samplers] if isinstance(samplers, str) else samplers)]
@@ -202,6 +205,7 @@ def convergence(target, samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts=DEFAULT
     _checks.choice("init", init, ("gaussian", "exact"))
     if n is not None:
         n = _checks.integer("n", n, minimum=10)
+    backend = _backend_for(backend, score if score is not None else ExactScore(tg), None)
     if callable(schedule):
         factory, sched_name = schedule, "custom"
     else:
@@ -222,9 +226,9 @@ def convergence(target, samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts=DEFAULT
     for s, ms, T in it:
         sched = factory(T)
         nfe = _nfe(s, tg, sched)
-        results, notes = {}, {}
+        results, notes, ran = {}, {}, {}
         try:
-            results.update(_measure(tg, s, sched, ms, n, seed, init, target_rse, score))
+            results.update(_measure(tg, s, sched, ms, n, seed, init, target_rse, score, backend, ran))
         except NonInvertibleMap as err:
             notes = {m: f"not invertible: {err}" for m in ms}
         for m in ms:
@@ -233,7 +237,8 @@ def convergence(target, samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts=DEFAULT
                 "target": getattr(target, "name", None) or (target if isinstance(target, str) else "custom"),
                 "sampler": s.name, "schedule": sched.describe(), "T": T, "h": sched.h, "nfe": nfe, "metric": m,
                 "estimate": e.estimate if e else float("nan"), "stderr": e.stderr if e else float("nan"),
-                "seed": seed, "backend": "numpy", "version": __version__, "note": notes.get(m, e.method if e else ""),
+                "seed": seed, "backend": ran.get(m, backend), "version": __version__,
+                "note": notes.get(m, e.method if e else ""),
             })
     orders = []
     for s, ms in plan:
@@ -246,32 +251,40 @@ def convergence(target, samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts=DEFAULT
     meta = {"target": records[0]["target"] if records else "", "schedule": first.describe().replace(f"T={Ts[0]}", "T"),
             "schedule_name": sched_name, "Ts": Ts, "samplers": [s.name for s, _ in plan], "seed": seed, "init": init,
             "h_name": "c1 log T / T" if sched_name == "li2024" else "1/T", "seconds": time.perf_counter() - t_start,
-            "version": __version__}
+            "version": __version__, "backend": backend}
     return RatesResult(records, orders, meta)
 
 
-def _measure(tg, s, sched, ms, n, seed, init, target_rse, score):
+def _measure(tg, s, sched, ms, n, seed, init, target_rse, score, backend="auto", ran=None):
+    """Estimates of the metrics ``ms``; ``ran`` (a dict) receives the backend each ran on."""
+    ran = {} if ran is None else ran
     out = {}
     exact_ms = tuple(m for m in ms if m in ("tv", "kl"))
     if exact_ms:
         method = "qmc"
         n0 = n or 8192
-        fn = lambda k: exact(tg, s, sched, n=k, seed=seed, init=init, method=method, score=score, metrics=exact_ms)  # noqa: E731
+        fn = lambda k: exact(tg, s, sched, n=k, seed=seed, init=init, method=method, score=score, metrics=exact_ms,  # noqa: E731
+                             backend=backend)
         out.update(_adaptive(fn, n0, target_rse, 16 * n0) if n is None else fn(n0))
+        ran.update({m: backend for m in exact_ms})
     if "path-kl" in ms:
         n0 = n or 2000
-        fn = lambda k: path_kl(tg, s, sched, n=k, seed=seed, init=init, score=score)  # noqa: E731
+        fn = lambda k: path_kl(tg, s, sched, n=k, seed=seed, init=init, score=score, backend=backend)  # noqa: E731
         out["path-kl"] = _adaptive(fn, n0, target_rse, 16 * n0) if n is None else fn(n0)
+        ran["path-kl"] = backend
     if "grid-tv" in ms:
-        out["grid-tv"] = grid_tv(tg, s, sched, init=init, score=score)
+        out["grid-tv"] = grid_tv(tg, s, sched, init=init, score=score, backend=backend)
+        ran["grid-tv"] = backend
     gauss = [m for m in ms if m.startswith("gauss-")]
     if gauss:
         cf = closed_form(tg, s, sched, init=init, score=score)
         out.update({m: cf[m[6:]] for m in gauss})
+        ran.update({m: "numpy" for m in gauss})
     rest = [m for m in ms if m in ("sliced-w2", "energy", "w1", "ks")]
     if rest:
         from ..metrics.samples import sample_metrics
 
-        x = sample(tg, s, sched, n=n or 20_000, seed=seed, init=init, score=score).x
-        out.update(sample_metrics(x, tg, alpha_bar=sched.alpha_bar[1], seed=seed, metrics=tuple(rest)))
+        res = sample(tg, s, sched, n=n or 20_000, seed=seed, init=init, score=score, backend=backend)
+        out.update(sample_metrics(res.x, tg, alpha_bar=sched.alpha_bar[1], seed=seed, metrics=tuple(rest)))
+        ran.update({m: res.backend for m in rest})
     return out

@@ -23,7 +23,7 @@ from ..schedules import Schedule
 from ..targets import resolve as resolve_target
 from .tidy import TidyResult
 from .orders import fit_slope
-from .rates import _measure
+from .rates import _backend_for, _measure
 
 RECORD_FIELDS = ("sampler", "kind", "T", "eps_score_requested", "eps_jacobi_requested", "eps_score", "eps_score_se",
                  "eps_jacobi", "eps_jacobi_se", "metric", "estimate", "stderr", "seed", "backend", "note")
@@ -124,11 +124,14 @@ class SensitivityResult(TidyResult):
 
 
 def sensitivity(target, samplers, schedule, eps_scores, eps_jacobis=(0.0,), kind: str = "smooth", metric=None,
-                n: int | None = None, seed: int = 0, measure_n: int = 1000, progress=None) -> SensitivityResult:
+                n: int | None = None, seed: int = 0, measure_n: int = 1000, progress=None,
+                backend: str = "auto") -> SensitivityResult:
     """Error of each sampler for each ``(eps_score, eps_jacobi)`` pair (see the module doc).
 
     ``schedule`` is a :class:`Schedule`.  Pairs that ``kind`` cannot realise (``eps_jacobi
     > 0`` with ``eps_score = 0``) are recorded with a note instead of an estimate.
+    ``backend`` runs the samplers and exact metrics; the ``noise`` kind's i.i.d. draws also
+    run on the kernels.
     """
     tg = resolve_target(target)
     sams = [get_sampler(s) for s in ([samplers] if isinstance(samplers, str) else samplers)]
@@ -144,6 +147,7 @@ def sensitivity(target, samplers, schedule, eps_scores, eps_jacobis=(0.0,), kind
     if n is not None:
         n = _checks.integer("n", n, minimum=10)
     measure_n = _checks.integer("measure_n", measure_n, minimum=10)
+    backend = _backend_for(backend, perturb.make(kind, tg, 0.0), None)
     plan = []
     for s in sams:
         m = metric or default_metric(s, tg.d, kind)
@@ -157,24 +161,23 @@ def sensitivity(target, samplers, schedule, eps_scores, eps_jacobis=(0.0,), kind
     t0 = time.perf_counter()
     it = progress(pairs) if progress is not None else pairs
     for es, ej in it:
-        base = {"kind": kind, "T": schedule.T, "eps_score_requested": es, "eps_jacobi_requested": ej, "seed": seed,
-                "backend": "numpy"}
+        base = {"kind": kind, "T": schedule.T, "eps_score_requested": es, "eps_jacobi_requested": ej, "seed": seed}
         if kind == "smooth" and ej > 0 and es == 0:
             for s, m in plan:
-                records.append({**base, "sampler": s.name, "metric": m, "eps_score": 0.0, "eps_score_se": 0.0,
+                records.append({**base, "backend": backend, "sampler": s.name, "metric": m, "eps_score": 0.0, "eps_score_se": 0.0,
                                 "eps_jacobi": float("nan"), "eps_jacobi_se": float("nan"), "estimate": float("nan"),
                                 "stderr": float("nan"), "note": "needs eps_score > 0"})
             continue
         pert = perturb.calibrated(kind, tg, schedule, es, ej if kind == "smooth" else None, seed=seed)
         got = measure(pert, tg, schedule, n=measure_n, seed=seed + 1000)
         for s, m in plan:
-            note = pert.describe()
+            note, ran = pert.describe(), {}
             try:
-                e = _measure(tg, s, schedule, (m,), n, seed, "gaussian", 0.02, pert)[m]
+                e = _measure(tg, s, schedule, (m,), n, seed, "gaussian", 0.02, pert, backend, ran)[m]
                 est, se = e.estimate, e.stderr
             except NonInvertibleMap as err:
                 est, se, note = float("nan"), float("nan"), f"not invertible: {err}"
-            records.append({**base, "sampler": s.name, "metric": m, "eps_score": got.eps_score,
+            records.append({**base, "backend": ran.get(m, backend), "sampler": s.name, "metric": m, "eps_score": got.eps_score,
                             "eps_score_se": got.eps_score_se, "eps_jacobi": got.eps_jacobi,
                             "eps_jacobi_se": got.eps_jacobi_se, "estimate": est, "stderr": se, "note": note})
     fits = []
@@ -196,7 +199,7 @@ def sensitivity(target, samplers, schedule, eps_scores, eps_jacobis=(0.0,), kind
             fits.append({"sampler": s.name, "metric": m, "eps_jacobi_requested": ej, "p": p, "ci_low": lo,
                          "ci_high": hi, "err0": e0, "points": len(use)})
     meta = {"target": str(target) if isinstance(target, str) else "custom", "schedule": schedule.describe(),
-            "kind": kind, "samplers": [s.name for s, _ in plan], "seed": seed, "version": __version__,
+            "kind": kind, "samplers": [s.name for s, _ in plan], "seed": seed, "version": __version__, "backend": backend,
             "seconds": time.perf_counter() - t0}
     return SensitivityResult(records, fits, meta)
 

@@ -23,6 +23,10 @@ BACKENDS = ("numpy", "cpu", "cuda", "auto")
 _CUDA_HINT = 'pip install "accnum[cuda]" (numba-cuda), and run on a machine with an NVIDIA GPU or set NUMBA_ENABLE_CUDASIM=1'
 
 
+class BackendUnavailable(RuntimeError):
+    """The requested backend cannot run on this machine (the message says how to get it)."""
+
+
 def cuda_status() -> tuple[str, str]:
     """``("device", name)``, ``("simulator", ...)`` or ``("none", why)`` for the cuda backend."""
     try:
@@ -54,7 +58,7 @@ def resolve_backend(backend: str, model=None, target=None) -> str:
     if backend == "cuda":
         state, why = cuda_status()
         if state == "none":
-            raise RuntimeError(f"backend 'cuda' is not usable here: {why}; {_CUDA_HINT}")
+            raise BackendUnavailable(f"backend 'cuda' is not usable here: {why}; {_CUDA_HINT}")
     return backend
 
 
@@ -118,4 +122,72 @@ def execute(backend: str, target, model, sampler, sched, y0, seed: int, to: int 
     return y, logdet, bad
 
 
-__all__ = ["BACKENDS", "Program", "compilable", "cuda_status", "execute", "resolve_backend", "trace"]
+def path_log_ratio(backend: str, target, model, sampler, sched, t: int, x, y, pts, logw) -> np.ndarray:
+    """``log p_t(y | x) - log q(y | x)`` for each pair (the path KL's inner loop, SPEC §4),
+    with the Gauss–Hermite rule ``(pts, logw)`` where the step has an intermediate point."""
+    from .pathkl import make_cpu_pairs, make_pair
+    from .program import trace_mean_map
+
+    program = trace_mean_map(sampler, sched, t)
+    comp = plug.component(model, target, program)
+    v0, v1 = sampler.kernel(t, sched)
+    lq = scores.mixture_tables(target, np.array([sched.alpha_bar[t - 1], sched.alpha_bar[t]]))
+    args = _args(program, comp, target, 0)
+    x, y = np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(y, dtype=np.float64)
+    n, d = x.shape
+    out = np.empty(n)
+    n_rows = program.n_sym + 1 + program.n_mem
+    wsize = scores.workspace_size(target.K, d)
+    pair = make_pair(_runner(comp.score, comp.score_jac))
+    head = (float(v0), float(v1), float(np.sqrt(sched.alpha[t])), float(sched.beta[t]),
+            np.ascontiguousarray(pts, dtype=np.float64), np.ascontiguousarray(logw, dtype=np.float64), *lq)
+    if backend == "cuda":
+        from numba import cuda
+
+        from .cuda import make_pairs_kernel
+
+        _, kern = make_pairs_kernel(pair, n_rows, d, wsize)
+        dev = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in (*head, *args)]
+        dout = cuda.to_device(out)
+        kern[(n + 127) // 128, 128](cuda.to_device(x), cuda.to_device(y), dout, *dev)
+        dout.copy_to_host(out)
+    else:
+        make_cpu_pairs(pair)(x, y, out, n_rows, wsize, *head, *args)
+    plug.advance_counters(model, program)
+    return out
+
+
+def invert_mean_map(backend: str, target, model, sampler, sched, t: int, y, x0, tol: float):
+    """Solve ``m_t(x) = y`` at every row of ``y`` by damped Newton from ``x0`` (the grid TV's
+    push-forward).  Returns ``x``, ``det Dm_t(x)`` and the iterations used (-1: none converged)."""
+    from .pathkl import make_cpu_inverse, make_inverse
+    from .program import trace_mean_map
+
+    program = trace_mean_map(sampler, sched, t)
+    comp = plug.component(model, target, program)
+    args = _args(program, comp, target, 0)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    x = np.ascontiguousarray(x0, dtype=np.float64).copy()
+    n, d = y.shape
+    det, its = np.empty(n), np.empty(n, dtype=np.int64)
+    n_rows = program.n_sym + 1 + program.n_mem
+    wsize = scores.workspace_size(target.K, d)
+    one = make_inverse(_runner(comp.score, comp.score_jac))
+    if backend == "cuda":
+        from numba import cuda
+
+        from .cuda import make_inverse_kernel
+
+        _, kern = make_inverse_kernel(one, n_rows, d, wsize)
+        dev = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
+        dx, ddet, dits = cuda.to_device(x), cuda.to_device(det), cuda.to_device(its)
+        kern[(n + 127) // 128, 128](cuda.to_device(y), dx, ddet, dits, float(tol), *dev)
+        dx.copy_to_host(x)
+        ddet.copy_to_host(det)
+        dits.copy_to_host(its)
+    else:
+        make_cpu_inverse(one)(y, x, det, its, float(tol), n_rows, wsize, *args)
+    return x, det, its
+
+
+__all__ = ["BACKENDS", "BackendUnavailable", "Program", "compilable", "cuda_status", "execute", "resolve_backend", "trace"]

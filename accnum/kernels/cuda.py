@@ -21,18 +21,25 @@ from .rng import normal, sample_key
 THREADS = 128
 
 
+def device_callable(fn):
+    """``fn`` for use inside a kernel.  The simulator runs kernels as Python and hands them
+    wrapped arrays; a CPU-compiled function then needs the NumPy arrays inside."""
+    if not numba.config.ENABLE_CUDASIM:
+        return fn
+
+    def call(*args):
+        return fn(*[getattr(a, "_ary", a) for a in args])
+
+    return call
+
+
 @lru_cache(maxsize=None)
 def make_cuda_kernel(run, n_rows: int, d: int, wsize: int, jac: bool):
     """The kernel for one executor and one scratch shape (``jac``: with tangents)."""
     dj = d if jac else 1
     tr = n_rows if jac else 1
     f64 = numba.float64
-    step = run
-    if numba.config.ENABLE_CUDASIM:
-        # the simulator runs the kernel as Python and hands it wrapped arrays; the
-        # executor is then the CPU-compiled one and needs the NumPy arrays inside
-        def step(*args):
-            return run(*[getattr(a, "_ary", a) for a in args])
+    step = device_callable(run)
 
     def kernel(y, logdet, bad, draw_init, init_key,
                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
@@ -79,20 +86,104 @@ def launch(run, y, logdet, bad, jac, draw, init_key, n_rows, wsize, args):
     db.copy_to_host(bad)
 
 
-def compile_ptx(run, args, n: int, d: int, n_rows: int, wsize: int, jac: bool, cc=(9, 0)) -> str:
-    """PTX of the kernel for these argument types at compute capability ``cc`` (no GPU needed)."""
-    import numba.cuda.dispatcher as cuda_dispatcher  # noqa: I001
-
+def sampler_kernel_ptx(run, args, n: int, d: int, n_rows: int, wsize: int, jac: bool, cc=(9, 0)) -> str:
+    """PTX of the sampling kernel for these program/table arguments at compute capability ``cc``."""
     py_kernel, _ = make_cuda_kernel(run, n_rows, d, wsize, bool(jac))
     y, logdet, bad = np.zeros((n, d)), np.zeros(n), np.zeros(n, dtype=np.int64)
-    types = [numba.typeof(a) for a in (y, logdet, bad, True, np.uint64(0), *args)]
+    return compile_ptx(py_kernel, (y, logdet, bad, True, np.uint64(0), *args), cc)
+
+
+def compile_ptx(py_kernel, example_args, cc=(9, 0)) -> str:
+    """PTX of a kernel (its Python function) for the types of ``example_args`` at compute
+    capability ``cc``; needs numba-cuda but no GPU."""
+    import numba.cuda.dispatcher as cuda_dispatcher  # noqa: I001
+
+    types = tuple(numba.typeof(a) for a in example_args)
     # numba-cuda compiles the device functions a kernel calls for the *current* device's
     # compute capability, which needs a driver; without one, name the requested target.
     current = cuda_dispatcher.get_current_device
     if not cuda.is_available():
         cuda_dispatcher.get_current_device = lambda: SimpleNamespace(compute_capability=tuple(cc))
     try:
-        ptx, _ = cuda.compile_ptx(py_kernel, tuple(types), cc=cc)
+        ptx, _ = cuda.compile_ptx(py_kernel, types, cc=cc)
     finally:
         cuda_dispatcher.get_current_device = current
     return ptx
+
+
+@lru_cache(maxsize=None)
+def make_points_kernel(score, score_jac, d: int, wsize: int, jac: bool):
+    """Score (and Jacobian) at a batch of points, one thread per point (:mod:`accnum.kernels.batch`)."""
+    f64 = numba.float64
+    score, score_jac = device_callable(score), device_callable(score_jac)
+
+    def kernel(x, out, J, lw, mean, iv, U, full, p0, p1, p2, p3):
+        i = cuda.grid(1)
+        if i >= x.shape[0]:
+            return
+        ws = cuda.local.array(wsize, f64)
+        if jac:
+            score_jac(0, i, x[i], out[i], J[i], ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+        else:
+            score(0, i, x[i], out[i], ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+
+    return kernel, cuda.jit(kernel)
+
+
+@lru_cache(maxsize=None)
+def make_pairs_kernel(pair, n_rows: int, d: int, wsize: int):
+    """The path-KL pair kernel (:mod:`accnum.kernels.pathkl`), one thread per pair."""
+    f64 = numba.float64
+    one = device_callable(pair)
+
+    def kernel(x, y, out, v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq,
+               steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+               lw, mean, iv, U, full, p0, p1, p2, p3):
+        i = cuda.grid(1)
+        if i >= x.shape[0]:
+            return
+        xi, yi = cuda.local.array(d, f64), cuda.local.array(d, f64)
+        u, m, r, vec = cuda.local.array(d, f64), cuda.local.array(d, f64), cuda.local.array(d, f64), cuda.local.array(d, f64)
+        A, B, C = cuda.local.array((d, d), f64), cuda.local.array((d, d), f64), cuda.local.array((d, d), f64)
+        sym, pt, ws = cuda.local.array((n_rows, d), f64), cuda.local.array(d, f64), cuda.local.array(wsize, f64)
+        tan, tpt = cuda.local.array((n_rows, d, d), f64), cuda.local.array((d, d), f64)
+        J, lu = cuda.local.array((d, d), f64), cuda.local.array((d, d), f64)
+        for a in range(d):
+            xi[a] = x[i, a]
+            yi[a] = y[i, a]
+        out[i] = one(i, xi, yi, u, m, r, A, B, C, vec, sym, pt, ws, tan, tpt, J, lu,
+                     v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq,
+                     steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                     lw, mean, iv, U, full, p0, p1, p2, p3)
+
+    return kernel, cuda.jit(kernel)
+
+
+@lru_cache(maxsize=None)
+def make_inverse_kernel(invert_one, n_rows: int, d: int, wsize: int):
+    """The grid push-forward's Newton inversion (:mod:`accnum.kernels.pathkl`), one thread per grid point."""
+    f64 = numba.float64
+    one = device_callable(invert_one)
+
+    def kernel(y, x, det, its, tol, steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+               lw, mean, iv, U, full, p0, p1, p2, p3):
+        i = cuda.grid(1)
+        if i >= y.shape[0]:
+            return
+        yi, xi, out = cuda.local.array(d, f64), cuda.local.array(d, f64), cuda.local.array(1, f64)
+        m, step = cuda.local.array(d, f64), cuda.local.array(d, f64)
+        A, B = cuda.local.array((d, d), f64), cuda.local.array((d, d), f64)
+        sym, pt, ws = cuda.local.array((n_rows, d), f64), cuda.local.array(d, f64), cuda.local.array(wsize, f64)
+        tan, tpt = cuda.local.array((n_rows, d, d), f64), cuda.local.array((d, d), f64)
+        J, lu = cuda.local.array((d, d), f64), cuda.local.array((d, d), f64)
+        for a in range(d):
+            yi[a] = y[i, a]
+            xi[a] = x[i, a]
+        its[i] = one(i, yi, xi, tol, out, m, step, A, B, sym, pt, ws, tan, tpt, J, lu,
+                     steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                     lw, mean, iv, U, full, p0, p1, p2, p3)
+        for a in range(d):
+            x[i, a] = xi[a]
+        det[i] = out[0]
+
+    return kernel, cuda.jit(kernel)

@@ -103,13 +103,30 @@ class Program:
         return keys
 
 
-def trace(sampler, sched, to: int = 1) -> Program:
-    """Record ``sampler``'s steps on ``sched`` from ``t = T`` down to ``to + 1``."""
-    k = sampler.facts.normals
+class _MeanMap:
+    """A kernel sampler's deterministic part ``m_t`` (no noise, no state) as a one-step sampler."""
+
+    def __init__(self, sampler):
+        self.sampler = sampler
+        self.name = f"{sampler.name}:mean-map"
+
+    def step(self, t, y, z, model, sched, state):
+        return self.sampler.mean_map(t, y, model, sched), state
+
+
+def trace_mean_map(sampler, sched, t: int) -> Program:
+    """The one-row program of ``sampler.mean_map`` at step ``t`` (path KL, grid TV)."""
+    return trace(_MeanMap(sampler), sched, steps=[t], normals=0)
+
+
+def trace(sampler, sched, to: int = 1, steps=None, normals: int | None = None) -> Program:
+    """Record ``sampler``'s steps on ``sched`` from ``t = T`` down to ``to + 1`` (or the
+    given ``steps``, in that order)."""
+    k = sampler.facts.normals if normals is None else normals
     mem_names: list[str] = []
     rows = []
     state = {}
-    for t in range(sched.T, to, -1):
+    for t in (range(sched.T, to, -1) if steps is None else steps):
         sym_state = {key: Lin({("m", key): 1.0}) for key in state}
         rec = _Recorder()
         z = [Lin({("z", j): 1.0}) for j in range(k)]

@@ -27,6 +27,8 @@ import numpy as np
 
 from .rng import normal, sample_key
 
+_LOG_2PI = math.log(2.0 * math.pi)
+
 
 def workspace_size(K: int, d: int) -> int:
     return K + K * d + d
@@ -85,6 +87,30 @@ def _components(q, x, ws, lw, mean, iv, U, full):
     inv = 1.0 / tot
     for k in range(K):
         ws[k] *= inv
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def mixture_logpdf(q, x, ws, lw, mean, iv, U, full):
+    """``log q(x)`` of the mixture in table row ``q`` (log-sum-exp; uses ``ws[:K]``)."""
+    K, d = lw.shape[1], x.shape[0]
+    top = -np.inf
+    for k in range(K):
+        e = lw[q, k]
+        for a in range(d):
+            if full:
+                xa = 0.0
+                for b in range(d):
+                    xa += U[k, b, a] * x[b]
+            else:
+                xa = x[a]
+            z = xa - mean[q, k, a]
+            e -= 0.5 * iv[q, k, a] * z * z
+        ws[k] = e
+        top = max(top, e)
+    tot = 0.0
+    for k in range(K):
+        tot += math.exp(ws[k] - top)
+    return top + math.log(tot) - 0.5 * d * _LOG_2PI
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")

@@ -20,8 +20,8 @@ import numpy as np
 from scipy.special import ndtri
 from scipy.stats import qmc
 
-from .. import _checks
-from ..run import initial_points
+from .. import _checks, kernels
+from ..run import _backend_for, initial_points
 from ..samplers import get as get_sampler
 from ..score import ExactScore
 from ..tangent import Tangent
@@ -37,14 +37,30 @@ def _log_pi(x, init, target, sched):
     return target.diffused(sched.alpha_bar[sched.T]).logpdf(x)
 
 
-def log_rho(target, sampler, sched, x, init="gaussian", score=None, to: int = 1, check: bool = True):
+def _not_invertible(sampler, sched, t, bad, n):
+    return NonInvertibleMap(
+        f"{sampler.name} on {sched.describe()}: the map is not invertible at step t = {t} "
+        f"(Jacobian determinant <= 0 at {bad} of {n} points); exact TV/KL are undefined, try a larger T"
+    )
+
+
+def log_rho(target, sampler, sched, x, init="gaussian", score=None, to: int = 1, check: bool = True,
+            backend: str = "auto"):
     """``log rho(x)`` for starting points ``x`` (n, d); raises :class:`NonInvertibleMap`
-    naming the first step whose Jacobian determinant is not positive."""
+    naming the first step whose Jacobian determinant is not positive.  On the ``cpu`` and
+    ``cuda`` backends the tangent and its log-determinant run inside the kernels."""
     sampler = get_sampler(sampler)
     if sampler.facts.kind != "ode":
         raise ValueError(f"exact change-of-variables metrics need a deterministic sampler; {sampler.name} is stochastic "
                          "(use path-kl or grid-tv)")
     model = score if score is not None else ExactScore(target)
+    backend = _backend_for(backend, model, None)
+    if backend != "numpy":
+        y, logdet, first_bad = kernels.execute(backend, target, model, sampler, sched, x, 0, to, jac=True)
+        if check and np.any(first_bad):
+            t = int(first_bad.max())
+            raise _not_invertible(sampler, sched, t, int(np.count_nonzero(first_bad == t)), x.shape[0])
+        return target.diffused(sched.alpha_bar[to]).logpdf(y) + logdet - _log_pi(x, init, target, sched)
     y = Tangent.identity(x)
     st = sampler.initial_state()
     for t in range(sched.T, to, -1):
@@ -53,11 +69,7 @@ def log_rho(target, sampler, sched, x, init="gaussian", score=None, to: int = 1,
             sign, _ = np.linalg.slogdet(y.jac)
             bad = int(np.count_nonzero(sign <= 0))
             if bad:
-                raise NonInvertibleMap(
-                    f"{sampler.name} on {sched.describe()}: the map is not invertible at step t = {t} "
-                    f"(Jacobian determinant <= 0 at {bad} of {x.shape[0]} points); exact TV/KL are undefined, "
-                    "try a larger T"
-                )
+                raise _not_invertible(sampler, sched, t, bad, x.shape[0])
     _, logdet = np.linalg.slogdet(y.jac)
     q1 = target.diffused(sched.alpha_bar[to])
     return q1.logpdf(y.value) + logdet - _log_pi(x, init, target, sched)
@@ -69,7 +81,8 @@ def _integrands(lr):
 
 
 def exact(target, sampler, schedule, n: int = 8192, seed: int = 0, init: str = "gaussian",
-          method: str = "qmc", replicates: int = 16, score=None, metrics=("tv", "kl")) -> dict[str, Estimate]:
+          method: str = "qmc", replicates: int = 16, score=None, metrics=("tv", "kl"),
+          backend: str = "auto") -> dict[str, Estimate]:
     """Exact ``TV`` and ``KL(p || q_1)`` of a deterministic sampler (SPEC §4).
 
     ``method``: ``"qmc"`` (scrambled Sobol, ``replicates`` independent scramblings give the
@@ -84,7 +97,7 @@ def exact(target, sampler, schedule, n: int = 8192, seed: int = 0, init: str = "
     n = _checks.integer("n", n, minimum=2)
     seed = _checks.seed(seed)
     if method == "quadrature":
-        return _quadrature(target, sampler, schedule, n, init, score, metrics)
+        return _quadrature(target, sampler, schedule, n, init, score, metrics, backend)
     if method == "qmc":
         replicates = _checks.integer("replicates", replicates, minimum=2)
         if n < 2 * replicates:
@@ -93,7 +106,7 @@ def exact(target, sampler, schedule, n: int = 8192, seed: int = 0, init: str = "
         # one batch through the sampler, split into the independent scramblings afterwards
         x = np.concatenate([_sobol_points(target, schedule, init, m, np.random.default_rng([seed, r]))
                             for r in range(replicates)])
-        ints = _integrands(log_rho(target, sampler, schedule, x, init, score))
+        ints = _integrands(log_rho(target, sampler, schedule, x, init, score, backend=backend))
         out = {}
         for k in metrics:
             v = ints[k].reshape(replicates, m).mean(axis=1)
@@ -103,7 +116,7 @@ def exact(target, sampler, schedule, n: int = 8192, seed: int = 0, init: str = "
     if n < 10:
         raise ValueError(f"n must be >= 10 for a Monte Carlo standard error, got {n}")
     x = initial_points(target, schedule, n, seed, init)
-    ints = _integrands(log_rho(target, sampler, schedule, x, init, score))
+    ints = _integrands(log_rho(target, sampler, schedule, x, init, score, backend=backend))
     return {k: Estimate(k, float(ints[k].mean()), float(ints[k].std(ddof=1) / math.sqrt(n)), n, "mc") for k in metrics}
 
 
@@ -123,7 +136,7 @@ def _sobol_points(target, schedule, init, m, rng):
     return qT.means[comp] + np.sqrt(qT._var[comp]) * z
 
 
-def _quadrature(target, sampler, schedule, n, init, score, metrics):
+def _quadrature(target, sampler, schedule, n, init, score, metrics, backend):
     if target.d != 1:
         raise ValueError(f"method 'quadrature' is for one-dimensional targets, this one has d = {target.d}")
     if init == "gaussian":
@@ -135,7 +148,7 @@ def _quadrature(target, sampler, schedule, n, init, score, metrics):
 
     def integrate_on(m):
         x = np.linspace(lo, hi, m)[:, None]
-        lr = log_rho(target, sampler, schedule, x, init, score)
+        lr = log_rho(target, sampler, schedule, x, init, score, backend=backend)
         w = np.exp(_log_pi(x, init, target, schedule)) * (hi - lo) / (m - 1)
         w[[0, -1]] *= 0.5
         ints = _integrands(lr)

@@ -1,0 +1,263 @@
+"""The path KL's inner loop (SPEC §4) in compiled kernels: ``log p_t(y | x) - log q(y | x)``.
+
+For each exact pair ``(X_{t-1}, X_t) = (y, x)`` drawn in NumPy, one kernel call per step
+evaluates, per pair,
+
+    log q  = log q_{t-1}(y) + log N(x; sqrt(alpha_t) y, beta_t I) - log q_t(x)
+    log p  = log N(y; m_t(x), v1 I)                                   (v0 = 0)
+           = log sum_j w_j f(u_j) / phi(u_j)                           (v0 > 0)
+
+with the Gauss–Hermite nodes ``u_j`` centred on the Gaussian that the mean map
+linearised at ``x`` gives, exactly as :func:`accnum.metrics.path_kl.kernel_logpdf` does.
+The mean map ``m_t`` is the sampler's own, traced into a one-row program and run by the
+shared executor (:mod:`accnum.kernels.step`), its Jacobian from the executor's tangent.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numba
+import numpy as np
+
+from .scores import mixture_logpdf
+from .step import slogdet
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def gauss_logpdf(r, var):
+    acc = 0.0
+    for a in range(r.shape[0]):
+        acc += r[a] * r[a]
+    return -0.5 * acc / var - 0.5 * r.shape[0] * math.log(2.0 * math.pi * var)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def invert(A, out):
+    """``out = A^{-1}`` by Gauss–Jordan with partial pivoting (A is overwritten)."""
+    d = A.shape[0]
+    for r in range(d):
+        for c in range(d):
+            out[r, c] = 1.0 if r == c else 0.0
+    for c in range(d):
+        piv = c
+        for r in range(c + 1, d):
+            if abs(A[r, c]) > abs(A[piv, c]):
+                piv = r
+        for b in range(d):
+            A[c, b], A[piv, b] = A[piv, b], A[c, b]
+            out[c, b], out[piv, b] = out[piv, b], out[c, b]
+        f = 1.0 / A[c, c]
+        for b in range(d):
+            A[c, b] *= f
+            out[c, b] *= f
+        for r in range(d):
+            if r != c:
+                g = A[r, c]
+                for b in range(d):
+                    A[r, b] -= g * A[c, b]
+                    out[r, b] -= g * out[c, b]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def cholesky(A, L):
+    """Lower Cholesky factor of the symmetric part of ``A`` into ``L``."""
+    d = A.shape[0]
+    for r in range(d):
+        for c in range(d):
+            L[r, c] = 0.0
+    for c in range(d):
+        acc = 0.5 * (A[c, c] + A[c, c])
+        for k in range(c):
+            acc -= L[c, k] * L[c, k]
+        L[c, c] = math.sqrt(acc)
+        for r in range(c + 1, d):
+            acc = 0.5 * (A[r, c] + A[c, r])
+            for k in range(c):
+                acc -= L[r, k] * L[c, k]
+            L[r, c] = acc / L[c, c]
+
+
+@lru_cache(maxsize=None)
+def make_pair(run):
+    """``log p - log q`` for one pair, over one executor (one score component)."""
+
+    @numba.njit(cache=True, error_model="numpy")
+    def pair(i, x, y, u, m, r, A, B, C, vec, sym, pt, ws, tan, tpt, J, lu,
+             v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq,
+             steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+             lw, mean, iv, U, full, p0, p1, p2, p3):
+        d = x.shape[0]
+        for a in range(d):
+            r[a] = x[a] - sa * y[a]
+        log_q = mixture_logpdf(0, y, ws, lwq, meanq, ivq, Uq, fullq) + gauss_logpdf(r, b) \
+            - mixture_logpdf(1, x, ws, lwq, meanq, ivq, Uq, fullq)
+        for a in range(d):
+            m[a] = x[a]
+        if v0 == 0.0:
+            run(i, m, sym, pt, ws, tan, tpt, J, lu, False,
+                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                lw, mean, iv, U, full, p0, p1, p2, p3)
+            for a in range(d):
+                r[a] = y[a] - m[a]
+            return gauss_logpdf(r, v1) - log_q
+        run(i, m, sym, pt, ws, tan, tpt, J, lu, True,
+            steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+            lw, mean, iv, U, full, p0, p1, p2, p3)
+        # M = tan[0] = Dm(x); prec = I / v0 + M^T M / v1; rhs = x / v0 + M^T (y - m + M x) / v1
+        for a in range(d):
+            acc = 0.0
+            for c in range(d):
+                acc += tan[0, a, c] * x[c]
+            r[a] = y[a] - m[a] + acc
+        for a in range(d):
+            acc = 0.0
+            for c in range(d):
+                acc += tan[0, c, a] * r[c]
+            vec[a] = x[a] / v0 + acc / v1
+            for c in range(d):
+                acc = 0.0
+                for k in range(d):
+                    acc += tan[0, k, a] * tan[0, k, c]
+                A[a, c] = (1.0 / v0 if a == c else 0.0) + acc / v1
+        invert(A, B)                   # B = cov
+        cholesky(B, C)                 # C = chol(cov)
+        logdiag = 0.0
+        for a in range(d):
+            acc = 0.0
+            for c in range(d):
+                acc += B[a, c] * vec[c]
+            r[a] = acc                 # r = centre
+            logdiag += math.log(C[a, a])
+        top, tot = -np.inf, 0.0
+        for j in range(pts.shape[0]):
+            pp = 0.0
+            for a in range(d):
+                acc = r[a]
+                for c in range(d):
+                    acc += C[a, c] * pts[j, c]
+                u[a] = acc
+                m[a] = acc
+                pp += pts[j, a] * pts[j, a]
+            run(i, m, sym, pt, ws, tan, tpt, J, lu, False,
+                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                lw, mean, iv, U, full, p0, p1, p2, p3)
+            for a in range(d):
+                m[a] = y[a] - m[a]
+                u[a] = u[a] - x[a]
+            log_phi = -0.5 * pp - 0.5 * d * _LOG_2PI - logdiag
+            e = gauss_logpdf(u, v0) + gauss_logpdf(m, v1) - log_phi + logw[j]
+            if e > top:
+                tot = tot * math.exp(top - e) + 1.0
+                top = e
+            else:
+                tot += math.exp(e - top)
+        return top + math.log(tot) - log_q
+
+    return pair
+
+
+@lru_cache(maxsize=None)
+def make_cpu_pairs(pair):
+    @numba.njit(parallel=True, cache=True, error_model="numpy")
+    def kernel(x, y, out, n_rows, wsize, v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq,
+               steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+               lw, mean, iv, U, full, p0, p1, p2, p3):
+        n, d = x.shape
+        blocks = (n + 63) // 64
+        for blk in numba.prange(blocks):
+            u, m, r, vec = np.empty(d), np.empty(d), np.empty(d), np.empty(d)
+            A, B, C = np.empty((d, d)), np.empty((d, d)), np.empty((d, d))
+            sym, pt, ws = np.empty((n_rows, d)), np.empty(d), np.empty(wsize)
+            tan, tpt, J, lu = np.empty((n_rows, d, d)), np.empty((d, d)), np.empty((d, d)), np.empty((d, d))
+            for i in range(blk * 64, min(n, (blk + 1) * 64)):
+                out[i] = pair(i, x[i], y[i], u, m, r, A, B, C, vec, sym, pt, ws, tan, tpt, J, lu,
+                              v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq,
+                              steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                              lw, mean, iv, U, full, p0, p1, p2, p3)
+
+    return kernel
+
+
+# ----------------------------------------------------------------- grid push-forward
+@lru_cache(maxsize=None)
+def make_inverse(run):
+    """Damped Newton for ``m_t(x) = y`` at one grid point (the grid TV's push-forward,
+    :func:`accnum.metrics.grid._push_forward`): returns the iterations used (-1: no
+    convergence in 60) and leaves ``x`` and ``det Dm_t(x)`` in ``x`` and ``out[0]``."""
+
+    @numba.njit(cache=True, error_model="numpy")
+    def invert_one(i, y, x, tol, out, m, step, A, B, sym, pt, ws, tan, tpt, J, lu,
+                   steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                   lw, mean, iv, U, full, p0, p1, p2, p3):
+        d = y.shape[0]
+        for it in range(61):
+            for a in range(d):
+                m[a] = x[a]
+            run(i, m, sym, pt, ws, tan, tpt, J, lu, True,
+                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                lw, mean, iv, U, full, p0, p1, p2, p3)
+            norm = 0.0
+            for a in range(d):
+                m[a] -= y[a]
+                norm += m[a] * m[a]
+            norm = math.sqrt(norm)
+            if norm < tol or it == 60:
+                for a in range(d):
+                    for c in range(d):
+                        A[a, c] = tan[0, a, c]
+                sign, logabs = slogdet(A)
+                out[0] = sign * math.exp(logabs)
+                return it if norm < tol else -1
+            for a in range(d):
+                for c in range(d):
+                    A[a, c] = tan[0, a, c]
+            invert(A, B)
+            for a in range(d):
+                acc = 0.0
+                for c in range(d):
+                    acc += B[a, c] * m[c]
+                step[a] = acc
+            lam = 1.0
+            for _ in range(12):           # halve the step while it does not reduce the residual
+                for a in range(d):
+                    m[a] = x[a] - lam * step[a]
+                run(i, m, sym, pt, ws, tan, tpt, J, lu, False,
+                    steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                    lw, mean, iv, U, full, p0, p1, p2, p3)
+                trial = 0.0
+                for a in range(d):
+                    trial += (m[a] - y[a]) ** 2
+                if math.sqrt(trial) <= norm:
+                    break
+                lam *= 0.5
+            for a in range(d):
+                x[a] -= lam * step[a]
+        return -1
+
+    return invert_one
+
+
+@lru_cache(maxsize=None)
+def make_cpu_inverse(invert_one):
+    @numba.njit(parallel=True, cache=True, error_model="numpy")
+    def kernel(y, x, det, its, tol, n_rows, wsize,
+               steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+               lw, mean, iv, U, full, p0, p1, p2, p3):
+        n, d = y.shape
+        blocks = (n + 63) // 64
+        for blk in numba.prange(blocks):
+            out, m, step = np.empty(1), np.empty(d), np.empty(d)
+            A, B = np.empty((d, d)), np.empty((d, d))
+            sym, pt, ws = np.empty((n_rows, d)), np.empty(d), np.empty(wsize)
+            tan, tpt, J, lu = np.empty((n_rows, d, d)), np.empty((d, d)), np.empty((d, d)), np.empty((d, d))
+            for i in range(blk * 64, min(n, (blk + 1) * 64)):
+                its[i] = invert_one(i, y[i], x[i], tol, out, m, step, A, B, sym, pt, ws, tan, tpt, J, lu,
+                                    steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                                    lw, mean, iv, U, full, p0, p1, p2, p3)
+                det[i] = out[0]
+
+    return kernel

@@ -1,0 +1,259 @@
+"""The compiled backends against the NumPy reference (issue 4): same noise, same numbers.
+
+CUDA runs under the simulator in a separate process (``NUMBA_ENABLE_CUDASIM`` must be set
+before Numba is imported), natively when a GPU is present, and every kernel is compiled
+to PTX for compute capability 9.0.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numba
+import numpy as np
+import pytest
+
+import accnum
+from accnum import kernels, noise, perturb, samplers, schedules, targets
+from accnum.kernels import rng
+from accnum.metrics.exact import log_rho
+from accnum.run import initial_points
+from accnum.score import ExactScore
+
+RTOL = 1e-12
+TARGETS = ["gmm1d", "ring8", "aniso2d", "gmm:d=3,K=4"]
+
+
+def _rel(a, b):
+    return float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b))))
+
+
+def _has_numba_cuda():
+    try:
+        import numba_cuda  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("tname", TARGETS)
+@pytest.mark.parametrize("to", [1, 0])
+def test_cpu_matches_numpy_for_every_sampler(tname, to):
+    tg = targets.resolve(tname)
+    sched = schedules.li2024(30)
+    for name in samplers.names():
+        ref = accnum.sample(tg, name, sched, n=64, seed=5, to=to, backend="numpy")
+        got = accnum.sample(tg, name, sched, n=64, seed=5, to=to, backend="cpu")
+        assert got.backend == "cpu"
+        assert got.nfe == ref.nfe
+        assert _rel(got.x, ref.x) < RTOL, name
+
+
+@pytest.mark.parametrize("sched", [schedules.linear(40), schedules.logsnr_uniform(40), schedules.edm(40)],
+                         ids=lambda s: s.name)
+@pytest.mark.parametrize("init", ["exact", "array"])
+def test_cpu_matches_numpy_from_given_points(init, sched):
+    tg = targets.resolve("aniso2d")
+    if init == "exact":
+        y0 = initial_points(tg, sched, 50, 2, "exact")
+    else:
+        y0 = np.random.default_rng(1).standard_normal((50, 2)) * 3
+    for name in samplers.names():
+        ref = accnum.sample(tg, name, sched, n=50, seed=2, backend="numpy", init=y0).x
+        got = accnum.sample(tg, name, sched, n=50, seed=2, backend="cpu", init=y0).x
+        assert _rel(got, ref) < RTOL, name
+
+
+def test_cpu_matches_numpy_to_the_conditioning_floor_on_cosine():
+    """cosine(40) ends with beta_T = 0.999: its first step amplifies rounding by ~30, and a
+    one-ulp change of Y_T moves NumPy's own output by up to 1.3e-12.  Stochastic samplers
+    take such rounding at every step, so the bound is 1e-12 or ten times that floor."""
+    tg = targets.resolve("aniso2d")
+    sched = schedules.cosine(40)
+    y0 = np.random.default_rng(1).standard_normal((50, 2)) * 3
+    for name in samplers.names():
+        ref = accnum.sample(tg, name, sched, n=50, seed=2, backend="numpy", init=y0).x
+        got = accnum.sample(tg, name, sched, n=50, seed=2, backend="cpu", init=y0).x
+        ulp = accnum.sample(tg, name, sched, n=50, seed=2, backend="numpy", init=y0 * (1 + 2**-52)).x
+        assert _rel(got, ref) < max(RTOL, 10 * _rel(ulp, ref)), name
+
+
+@pytest.mark.parametrize("tname", ["gmm1d", "aniso2d", "gmm:d=3,K=4"])
+def test_log_determinant_in_kernel_matches_tangents(tname):
+    tg = targets.resolve(tname)
+    sched = schedules.li2024(40)
+    x = np.random.default_rng(3).standard_normal((40, tg.d))
+    for name in samplers.names():
+        if samplers.get(name).facts.kind != "ode":
+            continue
+        ref = log_rho(tg, name, sched, x, backend="numpy")
+        got = log_rho(tg, name, sched, x, backend="cpu")
+        assert np.max(np.abs(got - ref)) < 1e-9 * max(1.0, np.max(np.abs(ref))), name
+
+
+@pytest.mark.parametrize("kind,param", [("smooth", 0.1), ("bias", 0.05), ("scale", 0.1), ("time", 0.05), ("noise", 0.02)])
+def test_perturbed_scores_run_through_the_same_kernels(kind, param):
+    tg = targets.resolve("aniso2d")
+    sched = schedules.li2024(30)
+    for name in ("ddim-li", "accel-ode", "accel-sde", "heun-edm"):
+        m1 = perturb.make(kind, tg, param, seed=1, frequency=2.0)
+        m2 = perturb.make(kind, tg, param, seed=1, frequency=2.0)
+        ref = accnum.sample(tg, name, sched, n=40, seed=3, score=m1, backend="numpy").x
+        got = accnum.sample(tg, name, sched, n=40, seed=3, score=m2, backend="cpu").x
+        assert _rel(got, ref) < RTOL, name
+        assert m1.calls == m2.calls
+    if kind != "noise":
+        m1, m2 = (perturb.make(kind, tg, param, seed=1, frequency=2.0) for _ in range(2))
+        x = np.random.default_rng(0).standard_normal((30, 2))
+        ref = log_rho(tg, "accel-ode", sched, x, score=m1, backend="numpy")
+        got = log_rho(tg, "accel-ode", sched, x, score=m2, backend="cpu")
+        assert np.max(np.abs(got - ref)) < 1e-9
+
+
+def test_batch_scores_match_numpy():
+    from accnum.kernels.batch import KernelScore
+
+    for tname in TARGETS:
+        tg = targets.resolve(tname)
+        x = np.random.default_rng(4).standard_normal((100, tg.d)) * 2
+        for model in (ExactScore(tg), perturb.make("smooth", tg, 0.2, frequency=1.5)):
+            ks = KernelScore(model, tg, "cpu")
+            s, J = ks.score_and_jacobian(0.37, x)
+            s0, J0 = model.score_and_jacobian(0.37, x)
+            assert _rel(s, s0) < RTOL and _rel(J, J0) < 1e-11
+
+
+def test_same_numbers_for_any_thread_count():
+    tg = targets.resolve("ring8")
+    sched = schedules.li2024(50)
+    before = numba.get_num_threads()
+    try:
+        outs = []
+        for threads in (1, before):
+            numba.set_num_threads(threads)
+            outs.append(accnum.sample(tg, "accel-sde", sched, n=300, seed=9, backend="cpu").x)
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(outs[0], outs[1])
+
+
+def test_kernel_noise_is_the_counter_generator():
+    @numba.njit
+    def draw(key, n, d):
+        out = np.empty((n, d))
+        for i in range(n):
+            k = rng.sample_key(key, i)
+            for j in range(d):
+                out[i, j] = rng.normal(k, j)
+        return out
+
+    for seed, step, slot in [(0, 0, 0), (7, 3, 1), (2**40, 2**32 - 1, 100)]:
+        got = draw(noise.stream_key(seed, step, slot), 500, 3)
+        ref = noise.normals(seed, step, slot, 500, 3)
+        assert np.max(np.abs(got - ref)) <= 4e-16 * np.max(np.abs(ref))
+
+
+def test_tracing_rejects_a_nonlinear_step():
+    from accnum.kernels.program import trace
+    from accnum.samplers.base import Facts, Sampler
+
+    class Squares(Sampler):
+        facts = Facts("squares", "ode", 1, 0, 1.0, "tv", "test")
+
+        def step(self, t, y, z, model, sched, state):
+            return y * model(sched.alpha_bar[t], y), state
+
+    with pytest.raises(TypeError, match="linear"):
+        trace(Squares(), schedules.li2024(12))
+
+
+def test_backend_errors_are_one_line():
+    tg = targets.resolve("gmm1d")
+    sched = schedules.li2024(10)
+    with pytest.raises(ValueError, match="backend"):
+        accnum.sample(tg, "ddim-li", sched, n=5, backend="gpu")
+    with pytest.raises(ValueError, match="noise arrays run on backend 'numpy'"):
+        accnum.sample(tg, "ddpm-li", sched, n=5, noise=np.zeros((11, 1, 5, 1)), backend="cpu")
+    # auto falls back to numpy for what the kernels cannot take
+    assert accnum.sample(tg, "ddpm-li", sched, n=5, noise=np.zeros((11, 1, 5, 1))).backend == "numpy"
+    if kernels.cuda_status()[0] == "none":
+        with pytest.raises(kernels.BackendUnavailable, match="pip install") as err:
+            accnum.sample(tg, "ddim-li", sched, n=5, backend="cuda")
+        assert "\n" not in str(err.value)
+
+
+_CUDA_SCRIPT = textwrap.dedent("""
+    import numpy as np, accnum
+    from accnum import kernels, perturb, samplers, schedules, targets
+    from accnum.metrics.exact import log_rho
+    from accnum.kernels.batch import KernelScore
+    assert kernels.cuda_status()[0] in ("simulator", "device"), kernels.cuda_status()
+    sched = schedules.li2024(12)
+    for tname in ("gmm1d", "aniso2d", "gmm:d=3,K=2"):
+        tg = targets.resolve(tname)
+        for name in samplers.names():
+            a = accnum.sample(tg, name, sched, n=9, seed=4, backend="cuda")
+            b = accnum.sample(tg, name, sched, n=9, seed=4, backend="numpy")
+            assert a.backend == "cuda"
+            err = np.max(np.abs(a.x - b.x) / np.maximum(1, np.abs(b.x)))
+            assert err < 1e-12, (tname, name, err)
+        x = np.random.default_rng(0).standard_normal((7, tg.d))
+        for name in ("accel-ode", "dpmpp-2m"):
+            assert np.max(np.abs(log_rho(tg, name, sched, x, backend="cuda")
+                                 - log_rho(tg, name, sched, x, backend="numpy"))) < 1e-9
+        m = perturb.make("smooth", tg, 0.1, frequency=2.0)
+        s, J = KernelScore(m, tg, "cuda").score_and_jacobian(0.5, x)
+        s0, J0 = m.score_and_jacobian(0.5, x)
+        assert np.max(np.abs(s - s0)) < 1e-12 and np.max(np.abs(J - J0)) < 1e-11
+    print("cuda ok")
+""")
+
+
+def _run_cuda_script(env_extra):
+    env = {**os.environ, **env_extra}
+    res = subprocess.run([sys.executable, "-c", _CUDA_SCRIPT], env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    assert "cuda ok" in res.stdout
+
+
+@pytest.mark.skipif(not _has_numba_cuda(), reason="numba-cuda not installed (pip install 'accnum[cuda]')")
+def test_cuda_backend_under_the_simulator():
+    _run_cuda_script({"NUMBA_ENABLE_CUDASIM": "1"})
+
+
+@pytest.mark.skipif(kernels.cuda_status()[0] != "device", reason="no CUDA GPU here")
+def test_cuda_backend_on_a_gpu():
+    _run_cuda_script({"NUMBA_ENABLE_CUDASIM": "0"})
+
+
+@pytest.mark.skipif(not _has_numba_cuda(), reason="numba-cuda not installed (pip install 'accnum[cuda]')")
+def test_every_kernel_compiles_to_ptx_for_cc90():
+    """Every score component, with and without tangents, and the batch score kernel."""
+    from accnum.kernels import _args, _runner, plug, scores
+    from accnum.kernels.cuda import compile_ptx, make_points_kernel, sampler_kernel_ptx
+    from accnum.kernels.program import trace
+
+    tg = targets.resolve("aniso2d")
+    sched = schedules.li2024(12)
+    program = trace(samplers.get("accel-sde"), sched)
+    models = [ExactScore(tg)] + [perturb.make(k, tg, 0.1, frequency=1.0) for k in perturb.KINDS]
+    seen = set()
+    for model in models:
+        comp = plug.component(model, tg, program)
+        for jac in ((False, True) if comp.has_jacobian else (False,)):
+            if (comp.score, jac) in seen:
+                continue
+            seen.add((comp.score, jac))
+            wsize = scores.workspace_size(tg.K, tg.d)
+            ptx = sampler_kernel_ptx(_runner(comp.score, comp.score_jac), _args(program, comp, tg, 0), 4, tg.d,
+                                     program.n_sym + 1 + program.n_mem, wsize, jac)
+            assert ".target sm_90" in ptx and ".entry" in ptx
+            py_batch, _ = make_points_kernel(comp.score, comp.score_jac, tg.d, wsize, jac)
+            tables = _args(program, comp, tg, 0)[9:]
+            x = np.zeros((4, tg.d))
+            ptx = compile_ptx(py_batch, (x, x, np.zeros((4, tg.d, tg.d)), *tables))
+            assert ".target sm_90" in ptx and ".entry" in ptx
+    assert len(seen) == 7
