@@ -111,11 +111,13 @@ def execute(backend: str, target, model, sampler, sched, y0, seed: int, to: int 
     args = _args(program, comp, target, seed)
     if n:
         if backend == "cpu":
-            _cpu_kernel(comp.score, comp.score_jac)(y, logdet, bad, jac, draw, init_key, n_rows, wsize, *args)
+            _cpu_kernel(comp.score, comp.score_jac)(y, logdet, bad, 2 if jac else 0, draw, init_key, n_rows, wsize,
+                                                    *args)
         elif backend == "cuda":
             from .cuda import launch
 
-            launch(_runner(comp.score, comp.score_jac), y, logdet, bad, jac, draw, init_key, n_rows, wsize, args)
+            launch(_runner(comp.score, comp.score_jac), y, logdet, bad, 2 if jac else 0, draw, init_key, n_rows, wsize,
+                   args)
         else:  # pragma: no cover - callers resolve the backend first
             raise ValueError(f"backend {backend!r} has no kernels")
     plug.advance_counters(model, program)

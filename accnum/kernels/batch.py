@@ -18,6 +18,7 @@ import numpy as np
 
 from ..score import ScoreModel
 from . import plug, scores
+from ._stable import stable, stabilize
 
 
 @lru_cache(maxsize=None)
@@ -34,7 +35,7 @@ def _cpu_points(score, score_jac):
                 else:
                     score(0, i, x[i], out[i], ws, lw, mean, iv, U, full, p0, p1, p2, p3)
 
-    return kernel
+    return stable(kernel, score, score_jac)
 
 
 class KernelScore(ScoreModel):
@@ -85,3 +86,6 @@ def batch_model(model, target, backend: str):
     if backend == "numpy" or not compilable(model):
         return model
     return KernelScore(model, target, backend)
+
+
+stabilize(globals())

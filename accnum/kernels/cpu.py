@@ -11,6 +11,7 @@ import numba
 import numpy as np
 
 from .rng import normal, sample_key
+from ._stable import stable, stabilize
 
 BLOCK = 64
 
@@ -44,4 +45,7 @@ def make_cpu_kernel(run):
                 bad[i] = b
                 logdet[i] = ld
 
-    return kernel
+    return stable(kernel, run)
+
+
+stabilize(globals())

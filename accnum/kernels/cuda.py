@@ -34,8 +34,8 @@ def device_callable(fn):
 
 
 @lru_cache(maxsize=None)
-def make_cuda_kernel(run, n_rows: int, d: int, wsize: int, jac: bool):
-    """The kernel for one executor and one scratch shape (``jac``: with tangents)."""
+def make_cuda_kernel(run, n_rows: int, d: int, wsize: int, jac: int):
+    """The kernel for one executor and one scratch shape (``jac``: see :mod:`accnum.kernels.step`)."""
     dj = d if jac else 1
     tr = n_rows if jac else 1
     f64 = numba.float64
@@ -76,7 +76,7 @@ def make_cuda_kernel(run, n_rows: int, d: int, wsize: int, jac: bool):
 def launch(run, y, logdet, bad, jac, draw, init_key, n_rows, wsize, args):
     """Copy the inputs to the device, run one thread per sample, copy ``y``, ``logdet``, ``bad`` back."""
     n, d = y.shape
-    _, kernel = make_cuda_kernel(run, n_rows, d, wsize, bool(jac))
+    _, kernel = make_cuda_kernel(run, n_rows, d, wsize, int(jac))
     dev = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
     dy, dl, db = cuda.to_device(y), cuda.to_device(logdet), cuda.to_device(bad)
     blocks = (n + THREADS - 1) // THREADS
@@ -88,7 +88,7 @@ def launch(run, y, logdet, bad, jac, draw, init_key, n_rows, wsize, args):
 
 def sampler_kernel_ptx(run, args, n: int, d: int, n_rows: int, wsize: int, jac: bool, cc=(9, 0)) -> str:
     """PTX of the sampling kernel for these program/table arguments at compute capability ``cc``."""
-    py_kernel, _ = make_cuda_kernel(run, n_rows, d, wsize, bool(jac))
+    py_kernel, _ = make_cuda_kernel(run, n_rows, d, wsize, 2 if jac else 0)
     y, logdet, bad = np.zeros((n, d)), np.zeros(n), np.zeros(n, dtype=np.int64)
     return compile_ptx(py_kernel, (y, logdet, bad, True, np.uint64(0), *args), cc)
 

@@ -23,11 +23,12 @@ import numpy as np
 
 from .scores import mixture_logpdf
 from .step import slogdet
+from ._stable import stable, stabilize
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def gauss_logpdf(r, var):
     acc = 0.0
     for a in range(r.shape[0]):
@@ -35,7 +36,7 @@ def gauss_logpdf(r, var):
     return -0.5 * acc / var - 0.5 * r.shape[0] * math.log(2.0 * math.pi * var)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def invert(A, out):
     """``out = A^{-1}`` by Gauss–Jordan with partial pivoting (A is overwritten)."""
     d = A.shape[0]
@@ -62,7 +63,7 @@ def invert(A, out):
                     out[r, b] -= g * out[c, b]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def cholesky(A, L):
     """Lower Cholesky factor of the symmetric part of ``A`` into ``L``."""
     d = A.shape[0]
@@ -98,13 +99,13 @@ def make_pair(run):
         for a in range(d):
             m[a] = x[a]
         if v0 == 0.0:
-            run(i, m, sym, pt, ws, tan, tpt, J, lu, False,
+            run(i, m, sym, pt, ws, tan, tpt, J, lu, 0,
                 steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                 lw, mean, iv, U, full, p0, p1, p2, p3)
             for a in range(d):
                 r[a] = y[a] - m[a]
             return gauss_logpdf(r, v1) - log_q
-        run(i, m, sym, pt, ws, tan, tpt, J, lu, True,
+        run(i, m, sym, pt, ws, tan, tpt, J, lu, 1,
             steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
             lw, mean, iv, U, full, p0, p1, p2, p3)
         # M = tan[0] = Dm(x); prec = I / v0 + M^T M / v1; rhs = x / v0 + M^T (y - m + M x) / v1
@@ -142,22 +143,24 @@ def make_pair(run):
                 u[a] = acc
                 m[a] = acc
                 pp += pts[j, a] * pts[j, a]
-            run(i, m, sym, pt, ws, tan, tpt, J, lu, False,
+            run(i, m, sym, pt, ws, tan, tpt, J, lu, 0,
                 steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                 lw, mean, iv, U, full, p0, p1, p2, p3)
+            s0, s1 = 0.0, 0.0
             for a in range(d):
-                m[a] = y[a] - m[a]
-                u[a] = u[a] - x[a]
-            log_phi = -0.5 * pp - 0.5 * d * _LOG_2PI - logdiag
-            e = gauss_logpdf(u, v0) + gauss_logpdf(m, v1) - log_phi + logw[j]
+                s0 += (u[a] - x[a]) ** 2
+                s1 += (y[a] - m[a]) ** 2
+            # log N(u; x, v0) + log N(y; m(u), v1) - log phi(u) + log w_j, constants hoisted
+            e = -0.5 * s0 / v0 - 0.5 * s1 / v1 + 0.5 * pp + logdiag + logw[j]
             if e > top:
                 tot = tot * math.exp(top - e) + 1.0
                 top = e
             else:
                 tot += math.exp(e - top)
-        return top + math.log(tot) - log_q
+        # the hoisted constants: -d/2 log(2 pi v0) - d/2 log(2 pi v1) + d/2 log(2 pi)
+        return top + math.log(tot) - 0.5 * d * (math.log(2.0 * math.pi * v0) + math.log(v1)) - log_q
 
-    return pair
+    return stable(pair, run)
 
 
 @lru_cache(maxsize=None)
@@ -179,7 +182,7 @@ def make_cpu_pairs(pair):
                               steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                               lw, mean, iv, U, full, p0, p1, p2, p3)
 
-    return kernel
+    return stable(kernel, pair)
 
 
 # ----------------------------------------------------------------- grid push-forward
@@ -194,17 +197,16 @@ def make_inverse(run):
                    steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                    lw, mean, iv, U, full, p0, p1, p2, p3):
         d = y.shape[0]
+        for a in range(d):
+            m[a] = x[a]
+        run(i, m, sym, pt, ws, tan, tpt, J, lu, 1,
+            steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+            lw, mean, iv, U, full, p0, p1, p2, p3)
+        norm = 0.0
+        for a in range(d):
+            norm += (m[a] - y[a]) ** 2
+        norm = math.sqrt(norm)
         for it in range(61):
-            for a in range(d):
-                m[a] = x[a]
-            run(i, m, sym, pt, ws, tan, tpt, J, lu, True,
-                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
-                lw, mean, iv, U, full, p0, p1, p2, p3)
-            norm = 0.0
-            for a in range(d):
-                m[a] -= y[a]
-                norm += m[a] * m[a]
-            norm = math.sqrt(norm)
             if norm < tol or it == 60:
                 for a in range(d):
                     for c in range(d):
@@ -213,6 +215,7 @@ def make_inverse(run):
                 out[0] = sign * math.exp(logabs)
                 return it if norm < tol else -1
             for a in range(d):
+                m[a] -= y[a]
                 for c in range(d):
                     A[a, c] = tan[0, a, c]
             invert(A, B)
@@ -221,24 +224,29 @@ def make_inverse(run):
                 for c in range(d):
                     acc += B[a, c] * m[c]
                 step[a] = acc
+            # damped Newton: halve the step while it does not reduce the residual; the
+            # accepted trial's value and Jacobian serve the next iteration
             lam = 1.0
-            for _ in range(12):           # halve the step while it does not reduce the residual
+            for tries in range(13):
+                # (after 12 halvings the step is taken anyway, as in the NumPy version)
                 for a in range(d):
                     m[a] = x[a] - lam * step[a]
-                run(i, m, sym, pt, ws, tan, tpt, J, lu, False,
+                run(i, m, sym, pt, ws, tan, tpt, J, lu, 1,
                     steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                     lw, mean, iv, U, full, p0, p1, p2, p3)
                 trial = 0.0
                 for a in range(d):
                     trial += (m[a] - y[a]) ** 2
-                if math.sqrt(trial) <= norm:
+                trial = math.sqrt(trial)
+                if trial <= norm or tries == 12:
                     break
                 lam *= 0.5
             for a in range(d):
                 x[a] -= lam * step[a]
+            norm = trial
         return -1
 
-    return invert_one
+    return stable(invert_one, run)
 
 
 @lru_cache(maxsize=None)
@@ -260,4 +268,7 @@ def make_cpu_inverse(invert_one):
                                     lw, mean, iv, U, full, p0, p1, p2, p3)
                 det[i] = out[0]
 
-    return kernel
+    return stable(kernel, invert_one)
+
+
+stabilize(globals())

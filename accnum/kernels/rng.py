@@ -10,6 +10,7 @@ import math
 
 import numba
 import numpy as np
+from ._stable import stabilize
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -42,3 +43,6 @@ def normal(key, j):
     u1 = np.float64((a >> _S11) + _ONE) * _TWO_M53
     u2 = np.float64(b >> _S11) * _TWO_M53
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(_TWO_PI * u2)
+
+
+stabilize(globals())

@@ -26,6 +26,7 @@ import numba
 import numpy as np
 
 from .rng import normal, sample_key
+from ._stable import stabilize
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -136,20 +137,7 @@ def mixture_score(q, i, x, out, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
                 out[a] += ws[k] * ws[o + a]
 
 
-@numba.njit(cache=True, error_model="numpy")
-def _g(ws, K, k, a, U, full):
-    """Coordinate ``a`` of ``g_k = U_k v_k`` from :func:`_components`' workspace."""
-    d = U.shape[1]
-    o = K + k * d
-    if not full:
-        return ws[o + a]
-    ga = 0.0
-    for b in range(d):
-        ga += U[k, a, b] * ws[o + b]
-    return ga
-
-
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def mixture_score_jac(q, i, x, out, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
     """``s*_t(x)`` and ``J*_t(x) = sum_k gamma_k ((g_k - s)(g_k - s)^T - C_k^{-1})`` (centred, SPEC §2)."""
     K, d = lw.shape[1], x.shape[0]
@@ -160,25 +148,33 @@ def mixture_score_jac(q, i, x, out, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3
             J[a, b] = 0.0
     for k in range(K):
         gk = ws[k]
+        o = K + k * d
         for a in range(d):
-            g[a] = _g(ws, K, k, a, U, full) - out[a]
+            if full:
+                ga = 0.0
+                for b in range(d):
+                    ga += U[k, a, b] * ws[o + b]
+            else:
+                ga = ws[o + a]
+            g[a] = ga - out[a]
         for a in range(d):
             for b in range(d):
                 J[a, b] += gk * g[a] * g[b]
         # - gamma_k C_k^{-1} = - gamma_k U_k diag(iv_k) U_k^T
-        for a in range(d):
-            if full:
+        if full:
+            for a in range(d):
                 for b in range(d):
                     c = 0.0
                     for m in range(d):
                         c += U[k, a, m] * iv[q, k, m] * U[k, b, m]
                     J[a, b] -= gk * c
-            else:
+        else:
+            for a in range(d):
                 J[a, a] -= gk * iv[q, k, a]
 
 
 # ------------------------------------------------------------ perturbations (SPEC §5)
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _smooth_arg(f, x, p1, p2):
     arg = p2[f]
     for b in range(x.shape[0]):
@@ -186,7 +182,7 @@ def _smooth_arg(f, x, p1, p2):
     return arg
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def smooth_score(q, i, x, out, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
     """``s* + e``, ``e(x) = a A cos(omega Omega0 x + b)``: p0 = a A (d, m), p1 = omega Omega0 (m, d), p2 = b (m)."""
     mixture_score(q, i, x, out, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
@@ -196,7 +192,7 @@ def smooth_score(q, i, x, out, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
             out[a] += p0[a, f] * c
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def smooth_score_jac(q, i, x, out, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
     """... and ``J* + grad e = J* - a A diag(sin(omega Omega0 x + b)) omega Omega0``."""
     mixture_score_jac(q, i, x, out, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
@@ -210,7 +206,7 @@ def smooth_score_jac(q, i, x, out, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
                 J[a, b] -= p0[a, f] * sn * p1[f, b]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def affine_score(q, i, x, out, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
     """``(1 + delta) s* + bias``: p0[0] = 1 + delta, p1 = bias (d,)."""
     mixture_score(q, i, x, out, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
@@ -218,7 +214,7 @@ def affine_score(q, i, x, out, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
         out[a] = p0[0] * out[a] + p1[a]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def affine_score_jac(q, i, x, out, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
     mixture_score_jac(q, i, x, out, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
     d = x.shape[0]
@@ -228,7 +224,7 @@ def affine_score_jac(q, i, x, out, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
             J[a, b] *= p0[0]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def noisy_score(q, i, x, out, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
     """``s* + sigma Z`` with a fresh Z per evaluation: p0[0] = sigma, p3 = the uint64 stream
     key of each evaluation ``q`` (:class:`accnum.perturb.EvaluationNoise`)."""
@@ -241,3 +237,6 @@ def noisy_score(q, i, x, out, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
 @numba.njit(cache=True, error_model="numpy")
 def no_jacobian(q, i, x, out, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3):  # pragma: no cover - never run
     mixture_score_jac(q, i, x, out, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+
+
+stabilize(globals())

@@ -10,7 +10,9 @@ on a GPU, so the same function serves both (issue 4, item 1).
 Scratch of one sample: ``sym (P + 1 + M, d)`` holds the symbols (rows ``P..P+M`` take
 the new ``Y`` and state before they replace the old), ``pt (d)`` an evaluation point,
 ``ws`` the score's workspace, ``tan (P + 1 + M, d, d)``, ``tpt (d, d)``, ``J (d, d)`` and
-``lu (d, d)`` the tangents (unused, and may be 1 x 1 x 1, when ``jac`` is false).
+``lu (d, d)`` the tangents (unused, and may be 1 x 1 x 1, when ``jac`` is 0).
+``jac``: 0 values only; 1 also the tangent (left in ``tan[0]``); 2 also the sign check
+of ``det dY/dY_T`` after every step and ``log|det|`` at the end (the exact metrics).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import math
 import numba
 
 from .rng import normal, sample_key
+from ._stable import stable, stabilize
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -48,28 +51,55 @@ def slogdet(A):
     return sign, logabs
 
 
+@numba.njit(cache=True, error_model="numpy")
+def det_sign(A):
+    """The sign of ``det A`` (LU with partial pivoting, in place; no logarithms)."""
+    d = A.shape[0]
+    sign = 1.0
+    for c in range(d):
+        piv, best = c, abs(A[c, c])
+        for r in range(c + 1, d):
+            if abs(A[r, c]) > best:
+                piv, best = r, abs(A[r, c])
+        if best == 0.0:
+            return 0.0
+        if piv != c:
+            sign = -sign
+            for b in range(d):
+                A[c, b], A[piv, b] = A[piv, b], A[c, b]
+        if A[c, c] < 0:
+            sign = -sign
+        for r in range(c + 1, d):
+            f = A[r, c] / A[c, c]
+            for b in range(c + 1, d):
+                A[r, b] -= f * A[c, b]
+    return sign
+
+
 def make_runner(score, score_jac):
     """The executor for one score component (a closure, compiled once per component)."""
 
-    @numba.njit(cache=True, error_model="numpy")
+    @numba.njit(cache=True, error_model="numpy", inline="always")
     def run(i, y, sym, pt, ws, tan, tpt, J, lu, jac,
             steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
             lw, mean, iv, U, full, p0, p1, p2, p3):
         """Advance sample ``i`` from ``Y_T = y`` to ``Y_to`` in place.  Returns the first
         step ``t`` at which ``det dY/dY_T <= 0`` (0: none) and ``log|det dY_to/dY_T|``
-        (both only meaningful when ``jac``)."""
+        (both only meaningful when ``jac == 2``)."""
         d = y.shape[0]
         P = stage_coef.shape[2]
         S = stage_abar.shape[1]
         z0 = 1 + n_mem
         s0 = z0 + n_noise
-        for p in range(sym.shape[0]):
-            for a in range(d):
-                sym[p, a] = 0.0
+        # rows written before they are read (normals, evaluations, new values) are not cleared;
+        # coefficients of evaluations a step does not make are zero and skipped
         for a in range(d):
             sym[0, a] = y[a]
+        for p in range(1, z0):
+            for a in range(d):
+                sym[p, a] = 0.0
         if jac:
-            for p in range(tan.shape[0]):
+            for p in range(s0):   # Y_T itself, the (absent) state and the normals
                 for a in range(d):
                     for b in range(d):
                         tan[p, a, b] = 1.0 if (p == 0 and a == b) else 0.0
@@ -132,21 +162,23 @@ def make_runner(score, score_jac):
                     for a in range(d):
                         for b in range(d):
                             tan[o, a, b] = tan[P + o, a, b]
-            if jac and bad == 0:
+            if jac == 2 and bad == 0:
                 for a in range(d):
                     for b in range(d):
                         lu[a, b] = tan[0, a, b]
-                sign, _ = slogdet(lu)
-                if sign <= 0.0:
+                if det_sign(lu) <= 0.0:
                     bad = steps[r]
         for a in range(d):
             y[a] = sym[0, a]
         logdet = 0.0
-        if jac:
+        if jac == 2:
             for a in range(d):
                 for b in range(d):
                     lu[a, b] = tan[0, a, b]
             _, logdet = slogdet(lu)
         return bad, logdet
 
-    return run
+    return stable(run, score, score_jac)
+
+
+stabilize(globals())
