@@ -152,16 +152,21 @@ def main():
     p.add_argument("--T", type=int, default=10, help="steps in the sweep (default 10)")
     p.add_argument("--numpy-cap", type=int, default=10_000, help="largest n numpy is timed on in the sweep")
     p.add_argument("--samplers", default="all", help="comma-separated names (default all)")
+    p.add_argument("--only", default=None, choices=["goals", "sweep", "first", "memory"], help="run one table")
     a = p.parse_args()
     backends = ["numpy", "cpu"] + (["cuda"] if kernels.cuda_status()[0] == "device" else [])
     names = samplers.names() if a.samplers == "all" else a.samplers.split(",")
     print(f"accnum {accnum.__version__}, numba {numba.__version__}, {numba.config.NUMBA_NUM_THREADS} threads, "
           f"backends {', '.join(backends)} (cuda: {kernels.cuda_status()[1]})")
-    if not a.quick:
+    run = lambda part: a.only in (None, part)  # noqa: E731
+    if run("goals") and not a.quick:
         goals(backends)
-    sweep(backends, (10_000, 100_000) if a.quick else (10_000, 100_000, 1_000_000), a.T, a.numpy_cap, names)
-    first_call()
-    memory(backends)
+    if run("sweep"):
+        sweep(backends, (10_000, 100_000) if a.quick else (10_000, 100_000, 1_000_000), a.T, a.numpy_cap, names)
+    if run("first"):
+        first_call()
+    if run("memory"):
+        memory(backends)
 
 
 if __name__ == "__main__":

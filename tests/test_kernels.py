@@ -113,6 +113,34 @@ def test_perturbed_scores_run_through_the_same_kernels(kind, param):
         assert np.max(np.abs(got - ref)) < 1e-9
 
 
+@pytest.mark.parametrize("tname", ["gmm1d", "ring8"])
+def test_path_kl_on_kernels_matches_numpy(tname):
+    from accnum.metrics.path_kl import path_kl
+
+    tg = targets.resolve(tname)
+    sched = schedules.li2024(30)
+    for name, score in [("ddpm-li", None), ("accel-sde", None), ("ddpm", None),
+                        ("accel-sde", perturb.make("smooth", tg, 0.05, frequency=1.0))]:
+        a = path_kl(tg, name, sched, n=200, seed=1, score=score, backend="cpu")
+        b = path_kl(tg, name, sched, n=200, seed=1, score=score, backend="numpy")
+        assert abs(a.estimate - b.estimate) <= 1e-10 * abs(b.estimate), name
+        assert abs(a.stderr - b.stderr) <= 1e-8 * b.stderr, name
+
+
+@pytest.mark.parametrize("tname,G", [("gmm1d", 401), ("ring8", 40)])
+def test_grid_tv_on_kernels_matches_numpy(tname, G):
+    """Newton stops point by point in the kernel and for the worst point in NumPy: the
+    two agree to the inversion tolerance, far inside the grid's own error."""
+    from accnum.metrics.grid import grid_tv
+
+    tg = targets.resolve(tname)
+    sched = schedules.li2024(15)
+    for name in ("ddpm-li", "accel-sde"):
+        a = grid_tv(tg, name, sched, G=G, backend="cpu")
+        b = grid_tv(tg, name, sched, G=G, backend="numpy")
+        assert abs(a.estimate - b.estimate) <= 1e-7 * abs(b.estimate), name
+
+
 def test_batch_scores_match_numpy():
     from accnum.kernels.batch import KernelScore
 
@@ -204,6 +232,17 @@ _CUDA_SCRIPT = textwrap.dedent("""
         for name in ("accel-ode", "dpmpp-2m"):
             assert np.max(np.abs(log_rho(tg, name, sched, x, backend="cuda")
                                  - log_rho(tg, name, sched, x, backend="numpy"))) < 1e-9
+        if tg.d <= 2:
+            from accnum.metrics.path_kl import path_kl
+            from accnum.metrics.grid import grid_tv
+            for name in ("ddpm-li", "accel-sde"):
+                a = path_kl(tg, name, sched, n=12, backend="cuda").estimate
+                b = path_kl(tg, name, sched, n=12, backend="numpy").estimate
+                assert abs(a - b) <= 1e-10 * abs(b), (name, a, b)
+            if tg.d == 1:
+                a = grid_tv(tg, "accel-sde", sched, G=201, backend="cuda").estimate
+                b = grid_tv(tg, "accel-sde", sched, G=201, backend="numpy").estimate
+                assert abs(a - b) <= 1e-7 * abs(b), (a, b)
         m = perturb.make("smooth", tg, 0.1, frequency=2.0)
         s, J = KernelScore(m, tg, "cuda").score_and_jacobian(0.5, x)
         s0, J0 = m.score_and_jacobian(0.5, x)
@@ -257,3 +296,21 @@ def test_every_kernel_compiles_to_ptx_for_cc90():
             ptx = compile_ptx(py_batch, (x, x, np.zeros((4, tg.d, tg.d)), *tables))
             assert ".target sm_90" in ptx and ".entry" in ptx
     assert len(seen) == 7
+    # the metric kernels: path-KL pairs and the grid's Newton inversion, on a traced mean map
+    from accnum.kernels.cuda import make_inverse_kernel, make_pairs_kernel
+    from accnum.kernels.pathkl import make_inverse, make_pair
+    from accnum.kernels.program import trace_mean_map
+
+    mm = trace_mean_map(samplers.get("accel-sde"), sched, 5)
+    comp = plug.component(ExactScore(tg), tg, mm)
+    args = _args(mm, comp, tg, 0)
+    run = _runner(comp.score, comp.score_jac)
+    n_rows, wsize = mm.n_sym + 1 + mm.n_mem, scores.workspace_size(tg.K, tg.d)
+    x = np.zeros((4, tg.d))
+    lq = scores.mixture_tables(tg, np.array([0.5, 0.4]))
+    py_pairs, _ = make_pairs_kernel(make_pair(run), n_rows, tg.d, wsize)
+    ptx = compile_ptx(py_pairs, (x, x, np.zeros(4), 0.1, 0.2, 0.9, 0.1, np.zeros((8, tg.d)), np.zeros(8), *lq, *args))
+    assert ".target sm_90" in ptx
+    py_inv, _ = make_inverse_kernel(make_inverse(run), n_rows, tg.d, wsize)
+    ptx = compile_ptx(py_inv, (x, x, np.zeros(4), np.zeros(4, dtype=np.int64), 1e-11, *args))
+    assert ".target sm_90" in ptx
