@@ -23,18 +23,29 @@ from ._stable import stable, stabilize
 
 @lru_cache(maxsize=None)
 def _cpu_points(score, score_jac):
+    @numba.njit(cache=True, error_model="numpy", _nrt=False)
+    def block(lo, hi, x, out, J, jac, ws, xi, Ji, lw, mean, iv, U, full, p0, p1, p2, p3):
+        d = x.shape[1]
+        for i in range(lo, hi):
+            for a in range(d):
+                xi[a] = x[i, a]
+            if jac:
+                score_jac(0, i, xi, out, i, Ji, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+                for a in range(d):
+                    for b in range(d):
+                        J[i, a, b] = Ji[a, b]
+            else:
+                score(0, i, xi, out, i, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+
     @numba.njit(parallel=True, cache=True, error_model="numpy")
     def kernel(x, out, J, jac, wsize, lw, mean, iv, U, full, p0, p1, p2, p3):
         n, d = x.shape
         blocks = (n + 63) // 64
         for blk in numba.prange(blocks):
-            ws = np.empty(wsize)
-            for i in range(blk * 64, min(n, (blk + 1) * 64)):
-                if jac:
-                    score_jac(0, i, x[i], out[i], J[i], ws, lw, mean, iv, U, full, p0, p1, p2, p3)
-                else:
-                    score(0, i, x[i], out[i], ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+            ws, xi, Ji = np.empty(wsize), np.empty(d), np.empty((d, d))
+            block(blk * 64, min(n, (blk + 1) * 64), x, out, J, jac, ws, xi, Ji, lw, mean, iv, U, full, p0, p1, p2, p3)
 
+    stable(block, score, score_jac)
     return stable(kernel, score, score_jac)
 
 

@@ -19,6 +19,24 @@ BLOCK = 64
 def make_cpu_kernel(run):
     """The parallel kernel around one executor (see :func:`accnum.kernels.step.make_runner`)."""
 
+    @numba.njit(cache=True, error_model="numpy", _nrt=False)
+    def block(lo, hi, y, logdet, bad, jac, draw_init, init_key, sym, pt, ws, tan, tpt, J, lu,
+              steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+              lw, mean, iv, U, full, p0, p1, p2, p3):
+        """Samples ``lo..hi-1``, compiled without reference counting: an array passed or
+        bound per sample would cost atomic increments that outweigh a whole step."""
+        d = y.shape[1]
+        for i in range(lo, hi):
+            if draw_init:
+                key = sample_key(init_key, i)
+                for a in range(d):
+                    y[i, a] = normal(key, a)
+            b, ld = run(i, y, i, sym, pt, ws, tan, tpt, J, lu, jac,
+                        steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                        lw, mean, iv, U, full, p0, p1, p2, p3)
+            bad[i] = b
+            logdet[i] = ld
+
     @numba.njit(parallel=True, cache=True, error_model="numpy")
     def kernel(y, logdet, bad, jac, draw_init, init_key, n_rows, wsize,
                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
@@ -34,17 +52,12 @@ def make_cpu_kernel(run):
             tpt = np.empty((dj, dj))
             J = np.empty((dj, dj))
             lu = np.empty((dj, dj))
-            for i in range(blk * BLOCK, min(n, (blk + 1) * BLOCK)):
-                if draw_init:
-                    key = sample_key(init_key, i)
-                    for a in range(d):
-                        y[i, a] = normal(key, a)
-                b, ld = run(i, y[i], sym, pt, ws, tan, tpt, J, lu, jac,
-                            steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
-                            lw, mean, iv, U, full, p0, p1, p2, p3)
-                bad[i] = b
-                logdet[i] = ld
+            block(blk * BLOCK, min(n, (blk + 1) * BLOCK), y, logdet, bad, jac, draw_init, init_key,
+                  sym, pt, ws, tan, tpt, J, lu,
+                  steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                  lw, mean, iv, U, full, p0, p1, p2, p3)
 
+    stable(block, run)
     return stable(kernel, run)
 
 

@@ -47,7 +47,6 @@ def make_cuda_kernel(run, n_rows: int, d: int, wsize: int, jac: int):
         i = cuda.grid(1)
         if i >= y.shape[0]:
             return
-        yi = cuda.local.array(d, f64)
         sym = cuda.local.array((n_rows, d), f64)
         pt = cuda.local.array(d, f64)
         ws = cuda.local.array(wsize, f64)
@@ -58,15 +57,10 @@ def make_cuda_kernel(run, n_rows: int, d: int, wsize: int, jac: int):
         if draw_init:
             key = np.uint64(sample_key(init_key, i))   # the simulator returns Python ints
             for a in range(d):
-                yi[a] = normal(key, a)
-        else:
-            for a in range(d):
-                yi[a] = y[i, a]
-        b, ld = step(i, yi, sym, pt, ws, tan, tpt, J, lu, jac,
+                y[i, a] = normal(key, a)
+        b, ld = step(i, y, i, sym, pt, ws, tan, tpt, J, lu, jac,
                      steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                      lw, mean, iv, U, full, p0, p1, p2, p3)
-        for a in range(d):
-            y[i, a] = yi[a]
         bad[i] = b
         logdet[i] = ld
 
@@ -122,10 +116,17 @@ def make_points_kernel(score, score_jac, d: int, wsize: int, jac: bool):
         if i >= x.shape[0]:
             return
         ws = cuda.local.array(wsize, f64)
+        xi = cuda.local.array(d, f64)
+        Ji = cuda.local.array((d, d), f64)
+        for a in range(d):
+            xi[a] = x[i, a]
         if jac:
-            score_jac(0, i, x[i], out[i], J[i], ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+            score_jac(0, i, xi, out, i, Ji, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+            for a in range(d):
+                for b in range(d):
+                    J[i, a, b] = Ji[a, b]
         else:
-            score(0, i, x[i], out[i], ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+            score(0, i, xi, out, i, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
 
     return kernel, cuda.jit(kernel)
 
@@ -143,7 +144,7 @@ def make_pairs_kernel(pair, n_rows: int, d: int, wsize: int):
         if i >= x.shape[0]:
             return
         xi, yi = cuda.local.array(d, f64), cuda.local.array(d, f64)
-        u, m, r, vec = cuda.local.array(d, f64), cuda.local.array(d, f64), cuda.local.array(d, f64), cuda.local.array(d, f64)
+        u, m, r, vec = cuda.local.array(d, f64), cuda.local.array((1, d), f64), cuda.local.array(d, f64), cuda.local.array(d, f64)
         A, B, C = cuda.local.array((d, d), f64), cuda.local.array((d, d), f64), cuda.local.array((d, d), f64)
         sym, pt, ws = cuda.local.array((n_rows, d), f64), cuda.local.array(d, f64), cuda.local.array(wsize, f64)
         tan, tpt = cuda.local.array((n_rows, d, d), f64), cuda.local.array((d, d), f64)
@@ -171,7 +172,7 @@ def make_inverse_kernel(invert_one, n_rows: int, d: int, wsize: int):
         if i >= y.shape[0]:
             return
         yi, xi, out = cuda.local.array(d, f64), cuda.local.array(d, f64), cuda.local.array(1, f64)
-        m, step = cuda.local.array(d, f64), cuda.local.array(d, f64)
+        m, step = cuda.local.array((1, d), f64), cuda.local.array(d, f64)
         A, B = cuda.local.array((d, d), f64), cuda.local.array((d, d), f64)
         sym, pt, ws = cuda.local.array((n_rows, d), f64), cuda.local.array(d, f64), cuda.local.array(wsize, f64)
         tan, tpt = cuda.local.array((n_rows, d, d), f64), cuda.local.array((d, d), f64)

@@ -86,7 +86,7 @@ def cholesky(A, L):
 def make_pair(run):
     """``log p - log q`` for one pair, over one executor (one score component)."""
 
-    @numba.njit(cache=True, error_model="numpy")
+    @numba.njit(cache=True, error_model="numpy", _nrt=False)
     def pair(i, x, y, u, m, r, A, B, C, vec, sym, pt, ws, tan, tpt, J, lu,
              v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq,
              steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
@@ -97,15 +97,15 @@ def make_pair(run):
         log_q = mixture_logpdf(0, y, ws, lwq, meanq, ivq, Uq, fullq) + gauss_logpdf(r, b) \
             - mixture_logpdf(1, x, ws, lwq, meanq, ivq, Uq, fullq)
         for a in range(d):
-            m[a] = x[a]
+            m[0, a] = x[a]
         if v0 == 0.0:
-            run(i, m, sym, pt, ws, tan, tpt, J, lu, 0,
+            run(i, m, 0, sym, pt, ws, tan, tpt, J, lu, 0,
                 steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                 lw, mean, iv, U, full, p0, p1, p2, p3)
             for a in range(d):
-                r[a] = y[a] - m[a]
+                r[a] = y[a] - m[0, a]
             return gauss_logpdf(r, v1) - log_q
-        run(i, m, sym, pt, ws, tan, tpt, J, lu, 1,
+        run(i, m, 0, sym, pt, ws, tan, tpt, J, lu, 1,
             steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
             lw, mean, iv, U, full, p0, p1, p2, p3)
         # M = tan[0] = Dm(x); prec = I / v0 + M^T M / v1; rhs = x / v0 + M^T (y - m + M x) / v1
@@ -113,7 +113,7 @@ def make_pair(run):
             acc = 0.0
             for c in range(d):
                 acc += tan[0, a, c] * x[c]
-            r[a] = y[a] - m[a] + acc
+            r[a] = y[a] - m[0, a] + acc
         for a in range(d):
             acc = 0.0
             for c in range(d):
@@ -141,15 +141,15 @@ def make_pair(run):
                 for c in range(d):
                     acc += C[a, c] * pts[j, c]
                 u[a] = acc
-                m[a] = acc
+                m[0, a] = acc
                 pp += pts[j, a] * pts[j, a]
-            run(i, m, sym, pt, ws, tan, tpt, J, lu, 0,
+            run(i, m, 0, sym, pt, ws, tan, tpt, J, lu, 0,
                 steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                 lw, mean, iv, U, full, p0, p1, p2, p3)
             s0, s1 = 0.0, 0.0
             for a in range(d):
                 s0 += (u[a] - x[a]) ** 2
-                s1 += (y[a] - m[a]) ** 2
+                s1 += (y[a] - m[0, a]) ** 2
             # log N(u; x, v0) + log N(y; m(u), v1) - log phi(u) + log w_j, constants hoisted
             e = -0.5 * s0 / v0 - 0.5 * s1 / v1 + 0.5 * pp + logdiag + logw[j]
             if e > top:
@@ -165,6 +165,21 @@ def make_pair(run):
 
 @lru_cache(maxsize=None)
 def make_cpu_pairs(pair):
+    @numba.njit(cache=True, error_model="numpy", _nrt=False)
+    def block(lo, hi, x, y, out, xi, yi, u, m, r, A, B, C, vec, sym, pt, ws, tan, tpt, J, lu,
+              v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq,
+              steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+              lw, mean, iv, U, full, p0, p1, p2, p3):
+        d = x.shape[1]
+        for i in range(lo, hi):
+            for a in range(d):
+                xi[a] = x[i, a]
+                yi[a] = y[i, a]
+            out[i] = pair(i, xi, yi, u, m, r, A, B, C, vec, sym, pt, ws, tan, tpt, J, lu,
+                          v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq,
+                          steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                          lw, mean, iv, U, full, p0, p1, p2, p3)
+
     @numba.njit(parallel=True, cache=True, error_model="numpy")
     def kernel(x, y, out, n_rows, wsize, v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq,
                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
@@ -172,16 +187,17 @@ def make_cpu_pairs(pair):
         n, d = x.shape
         blocks = (n + 63) // 64
         for blk in numba.prange(blocks):
-            u, m, r, vec = np.empty(d), np.empty(d), np.empty(d), np.empty(d)
+            u, m, r, vec = np.empty(d), np.empty((1, d)), np.empty(d), np.empty(d)
+            xi, yi = np.empty(d), np.empty(d)
             A, B, C = np.empty((d, d)), np.empty((d, d)), np.empty((d, d))
             sym, pt, ws = np.empty((n_rows, d)), np.empty(d), np.empty(wsize)
             tan, tpt, J, lu = np.empty((n_rows, d, d)), np.empty((d, d)), np.empty((d, d)), np.empty((d, d))
-            for i in range(blk * 64, min(n, (blk + 1) * 64)):
-                out[i] = pair(i, x[i], y[i], u, m, r, A, B, C, vec, sym, pt, ws, tan, tpt, J, lu,
-                              v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq,
-                              steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
-                              lw, mean, iv, U, full, p0, p1, p2, p3)
+            block(blk * 64, min(n, (blk + 1) * 64), x, y, out, xi, yi, u, m, r, A, B, C, vec, sym, pt, ws, tan, tpt,
+                  J, lu, v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq,
+                  steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                  lw, mean, iv, U, full, p0, p1, p2, p3)
 
+    stable(block, pair)
     return stable(kernel, pair)
 
 
@@ -192,19 +208,19 @@ def make_inverse(run):
     :func:`accnum.metrics.grid._push_forward`): returns the iterations used (-1: no
     convergence in 60) and leaves ``x`` and ``det Dm_t(x)`` in ``x`` and ``out[0]``."""
 
-    @numba.njit(cache=True, error_model="numpy")
+    @numba.njit(cache=True, error_model="numpy", _nrt=False)
     def invert_one(i, y, x, tol, out, m, step, A, B, sym, pt, ws, tan, tpt, J, lu,
                    steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                    lw, mean, iv, U, full, p0, p1, p2, p3):
         d = y.shape[0]
         for a in range(d):
-            m[a] = x[a]
-        run(i, m, sym, pt, ws, tan, tpt, J, lu, 1,
+            m[0, a] = x[a]
+        run(i, m, 0, sym, pt, ws, tan, tpt, J, lu, 1,
             steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
             lw, mean, iv, U, full, p0, p1, p2, p3)
         norm = 0.0
         for a in range(d):
-            norm += (m[a] - y[a]) ** 2
+            norm += (m[0, a] - y[a]) ** 2
         norm = math.sqrt(norm)
         for it in range(61):
             if norm < tol or it == 60:
@@ -215,14 +231,14 @@ def make_inverse(run):
                 out[0] = sign * math.exp(logabs)
                 return it if norm < tol else -1
             for a in range(d):
-                m[a] -= y[a]
+                m[0, a] -= y[a]
                 for c in range(d):
                     A[a, c] = tan[0, a, c]
             invert(A, B)
             for a in range(d):
                 acc = 0.0
                 for c in range(d):
-                    acc += B[a, c] * m[c]
+                    acc += B[a, c] * m[0, c]
                 step[a] = acc
             # damped Newton: halve the step while it does not reduce the residual; the
             # accepted trial's value and Jacobian serve the next iteration
@@ -230,13 +246,13 @@ def make_inverse(run):
             for tries in range(13):
                 # (after 12 halvings the step is taken anyway, as in the NumPy version)
                 for a in range(d):
-                    m[a] = x[a] - lam * step[a]
-                run(i, m, sym, pt, ws, tan, tpt, J, lu, 1,
+                    m[0, a] = x[a] - lam * step[a]
+                run(i, m, 0, sym, pt, ws, tan, tpt, J, lu, 1,
                     steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                     lw, mean, iv, U, full, p0, p1, p2, p3)
                 trial = 0.0
                 for a in range(d):
-                    trial += (m[a] - y[a]) ** 2
+                    trial += (m[0, a] - y[a]) ** 2
                 trial = math.sqrt(trial)
                 if trial <= norm or tries == 12:
                     break
@@ -251,6 +267,22 @@ def make_inverse(run):
 
 @lru_cache(maxsize=None)
 def make_cpu_inverse(invert_one):
+    @numba.njit(cache=True, error_model="numpy", _nrt=False)
+    def block(lo, hi, y, x, det, its, tol, xi, yi, out, m, step, A, B, sym, pt, ws, tan, tpt, J, lu,
+              steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+              lw, mean, iv, U, full, p0, p1, p2, p3):
+        d = y.shape[1]
+        for i in range(lo, hi):
+            for a in range(d):
+                xi[a] = x[i, a]
+                yi[a] = y[i, a]
+            its[i] = invert_one(i, yi, xi, tol, out, m, step, A, B, sym, pt, ws, tan, tpt, J, lu,
+                                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                                lw, mean, iv, U, full, p0, p1, p2, p3)
+            for a in range(d):
+                x[i, a] = xi[a]
+            det[i] = out[0]
+
     @numba.njit(parallel=True, cache=True, error_model="numpy")
     def kernel(y, x, det, its, tol, n_rows, wsize,
                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
@@ -258,16 +290,16 @@ def make_cpu_inverse(invert_one):
         n, d = y.shape
         blocks = (n + 63) // 64
         for blk in numba.prange(blocks):
-            out, m, step = np.empty(1), np.empty(d), np.empty(d)
+            out, m, step = np.empty(1), np.empty((1, d)), np.empty(d)
+            xi, yi = np.empty(d), np.empty(d)
             A, B = np.empty((d, d)), np.empty((d, d))
             sym, pt, ws = np.empty((n_rows, d)), np.empty(d), np.empty(wsize)
             tan, tpt, J, lu = np.empty((n_rows, d, d)), np.empty((d, d)), np.empty((d, d)), np.empty((d, d))
-            for i in range(blk * 64, min(n, (blk + 1) * 64)):
-                its[i] = invert_one(i, y[i], x[i], tol, out, m, step, A, B, sym, pt, ws, tan, tpt, J, lu,
-                                    steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
-                                    lw, mean, iv, U, full, p0, p1, p2, p3)
-                det[i] = out[0]
+            block(blk * 64, min(n, (blk + 1) * 64), y, x, det, its, tol, xi, yi, out, m, step, A, B, sym, pt, ws,
+                  tan, tpt, J, lu, steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                  lw, mean, iv, U, full, p0, p1, p2, p3)
 
+    stable(block, invert_one)
     return stable(kernel, invert_one)
 
 

@@ -3,12 +3,13 @@
 A score component is a pair of ``@numba.njit`` functions with one calling convention,
 so the step kernels take any of them without being rewritten (issue 4, item 8):
 
-    score(q, i, x, out, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
-    score_jac(q, i, x, out, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+    score(q, i, x, out, o, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+    score_jac(q, i, x, out, o, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
 
 ``q`` is the evaluation's index in the program (row * S + stage), ``i`` the sample
-index, ``x`` the point, ``out``/``J`` receive ``s(x)`` and ``grad s(x)``, ``ws`` is
-scratch of :func:`workspace_size`.  The mixture enters through its diffused tables for
+index, ``x`` the point; row ``o`` of the 2-D ``out`` and the matrix ``J`` receive ``s(x)``
+and ``grad s(x)`` (a row index, not a view: a view costs two atomic reference-count
+updates, which dominated these kernels); ``ws`` is scratch of :func:`workspace_size`.  The mixture enters through its diffused tables for
 each evaluation (:func:`mixture_tables`): ``q_t = sum_k w_k N(m_k, C_k)`` with
 ``C_k = U_k diag(1 / iv_k) U_k^T`` (``U_k = I`` unless ``full``), ``m_k = sqrt(abar) mu_k``
 stored as ``U_k^T m_k``, and ``lw_k = log w_k - 1/2 log det C_k``.  ``p0..p3`` are the
@@ -115,51 +116,51 @@ def mixture_logpdf(q, x, ws, lw, mean, iv, U, full):
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def mixture_score(q, i, x, out, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
+def mixture_score(q, i, x, out, o, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
     """The exact score ``s*_t(x) = sum_k gamma_k g_k`` (SPEC §2).  Written flat: a call per
     component costs more than the component's arithmetic."""
     K, d = lw.shape[1], x.shape[0]
     _components(q, x, ws, lw, mean, iv, U, full)
     for a in range(d):
-        out[a] = 0.0
+        out[o, a] = 0.0
     if full:
         for k in range(K):
-            o = K + k * d
+            off = K + k * d
             for a in range(d):
                 ga = 0.0
                 for b in range(d):
-                    ga += U[k, a, b] * ws[o + b]
-                out[a] += ws[k] * ga
+                    ga += U[k, a, b] * ws[off + b]
+                out[o, a] += ws[k] * ga
     else:
         for k in range(K):
-            o = K + k * d
+            off = K + k * d
             for a in range(d):
-                out[a] += ws[k] * ws[o + a]
+                out[o, a] += ws[k] * ws[off + a]
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def mixture_score_jac(q, i, x, out, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
+def mixture_score_jac(q, i, x, out, o, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
     """``s*_t(x)`` and ``J*_t(x) = sum_k gamma_k ((g_k - s)(g_k - s)^T - C_k^{-1})`` (centred, SPEC §2)."""
     K, d = lw.shape[1], x.shape[0]
-    mixture_score(q, i, x, out, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
-    g = ws[K + K * d:K + K * d + d]
+    mixture_score(q, i, x, out, o, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+    g = K + K * d          # g_k - s lives in ws[g:g+d] (an offset: array views cost atomic refcounts)
     for a in range(d):
         for b in range(d):
             J[a, b] = 0.0
     for k in range(K):
         gk = ws[k]
-        o = K + k * d
+        off = K + k * d
         for a in range(d):
             if full:
                 ga = 0.0
                 for b in range(d):
-                    ga += U[k, a, b] * ws[o + b]
+                    ga += U[k, a, b] * ws[off + b]
             else:
-                ga = ws[o + a]
-            g[a] = ga - out[a]
+                ga = ws[off + a]
+            ws[g + a] = ga - out[o, a]
         for a in range(d):
             for b in range(d):
-                J[a, b] += gk * g[a] * g[b]
+                J[a, b] += gk * ws[g + a] * ws[g + b]
         # - gamma_k C_k^{-1} = - gamma_k U_k diag(iv_k) U_k^T
         if full:
             for a in range(d):
@@ -183,60 +184,60 @@ def _smooth_arg(f, x, p1, p2):
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def smooth_score(q, i, x, out, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
+def smooth_score(q, i, x, out, o, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
     """``s* + e``, ``e(x) = a A cos(omega Omega0 x + b)``: p0 = a A (d, m), p1 = omega Omega0 (m, d), p2 = b (m)."""
-    mixture_score(q, i, x, out, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+    mixture_score(q, i, x, out, o, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
     for f in range(p0.shape[1]):
         c = math.cos(_smooth_arg(f, x, p1, p2))
         for a in range(x.shape[0]):
-            out[a] += p0[a, f] * c
+            out[o, a] += p0[a, f] * c
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def smooth_score_jac(q, i, x, out, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
+def smooth_score_jac(q, i, x, out, o, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
     """... and ``J* + grad e = J* - a A diag(sin(omega Omega0 x + b)) omega Omega0``."""
-    mixture_score_jac(q, i, x, out, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+    mixture_score_jac(q, i, x, out, o, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
     d = x.shape[0]
     for f in range(p0.shape[1]):
         arg = _smooth_arg(f, x, p1, p2)
         c, sn = math.cos(arg), math.sin(arg)
         for a in range(d):
-            out[a] += p0[a, f] * c
+            out[o, a] += p0[a, f] * c
             for b in range(d):
                 J[a, b] -= p0[a, f] * sn * p1[f, b]
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def affine_score(q, i, x, out, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
+def affine_score(q, i, x, out, o, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
     """``(1 + delta) s* + bias``: p0[0] = 1 + delta, p1 = bias (d,)."""
-    mixture_score(q, i, x, out, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+    mixture_score(q, i, x, out, o, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
     for a in range(x.shape[0]):
-        out[a] = p0[0] * out[a] + p1[a]
+        out[o, a] = p0[0] * out[o, a] + p1[a]
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def affine_score_jac(q, i, x, out, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
-    mixture_score_jac(q, i, x, out, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+def affine_score_jac(q, i, x, out, o, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
+    mixture_score_jac(q, i, x, out, o, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
     d = x.shape[0]
     for a in range(d):
-        out[a] = p0[0] * out[a] + p1[a]
+        out[o, a] = p0[0] * out[o, a] + p1[a]
         for b in range(d):
             J[a, b] *= p0[0]
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def noisy_score(q, i, x, out, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
+def noisy_score(q, i, x, out, o, ws, lw, mean, iv, U, full, p0, p1, p2, p3):
     """``s* + sigma Z`` with a fresh Z per evaluation: p0[0] = sigma, p3 = the uint64 stream
     key of each evaluation ``q`` (:class:`accnum.perturb.EvaluationNoise`)."""
-    mixture_score(q, i, x, out, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+    mixture_score(q, i, x, out, o, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
     key = sample_key(p3[q], i)
     for a in range(x.shape[0]):
-        out[a] += p0[0] * normal(key, a)
+        out[o, a] += p0[0] * normal(key, a)
 
 
 @numba.njit(cache=True, error_model="numpy")
-def no_jacobian(q, i, x, out, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3):  # pragma: no cover - never run
-    mixture_score_jac(q, i, x, out, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+def no_jacobian(q, i, x, out, o, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3):  # pragma: no cover - never run
+    mixture_score_jac(q, i, x, out, o, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
 
 
 stabilize(globals())

@@ -79,14 +79,14 @@ def det_sign(A):
 def make_runner(score, score_jac):
     """The executor for one score component (a closure, compiled once per component)."""
 
-    @numba.njit(cache=True, error_model="numpy", inline="always")
-    def run(i, y, sym, pt, ws, tan, tpt, J, lu, jac,
+    @numba.njit(cache=True, error_model="numpy", _nrt=False)
+    def run(i, Y, yr, sym, pt, ws, tan, tpt, J, lu, jac,
             steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
             lw, mean, iv, U, full, p0, p1, p2, p3):
-        """Advance sample ``i`` from ``Y_T = y`` to ``Y_to`` in place.  Returns the first
+        """Advance sample ``i`` from ``Y_T = Y[yr]`` to ``Y_to`` in place (a row, not a view).  Returns the first
         step ``t`` at which ``det dY/dY_T <= 0`` (0: none) and ``log|det dY_to/dY_T|``
         (both only meaningful when ``jac == 2``)."""
-        d = y.shape[0]
+        d = Y.shape[1]
         P = stage_coef.shape[2]
         S = stage_abar.shape[1]
         z0 = 1 + n_mem
@@ -94,7 +94,7 @@ def make_runner(score, score_jac):
         # rows written before they are read (normals, evaluations, new values) are not cleared;
         # coefficients of evaluations a step does not make are zero and skipped
         for a in range(d):
-            sym[0, a] = y[a]
+            sym[0, a] = Y[yr, a]
         for p in range(1, z0):
             for a in range(d):
                 sym[p, a] = 0.0
@@ -127,7 +127,7 @@ def make_runner(score, score_jac):
                                 if c != 0.0:
                                     acc += c * tan[p, a, b]
                             tpt[a, b] = acc
-                    score_jac(r * S + st, i, pt, sym[row], J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+                    score_jac(r * S + st, i, pt, sym, row, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
                     for a in range(d):
                         for b in range(d):
                             acc = 0.0
@@ -135,7 +135,7 @@ def make_runner(score, score_jac):
                                 acc += J[a, m] * tpt[m, b]
                             tan[row, a, b] = acc
                 else:
-                    score(r * S + st, i, pt, sym[row], ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+                    score(r * S + st, i, pt, sym, row, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
             # new Y into row P, new state m into row P + 1 + m; then replace the old
             for o in range(n_mem + 1):
                 dst = P + o
@@ -169,7 +169,7 @@ def make_runner(score, score_jac):
                 if det_sign(lu) <= 0.0:
                     bad = steps[r]
         for a in range(d):
-            y[a] = sym[0, a]
+            Y[yr, a] = sym[0, a]
         logdet = 0.0
         if jac == 2:
             for a in range(d):
