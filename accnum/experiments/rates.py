@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import __version__, _checks
+from .. import __version__, _checks, kernels
 from .. import schedules as _schedules
 from ..metrics import NonInvertibleMap, check_metric, default_metrics
 from ..metrics.exact import exact
@@ -165,8 +165,12 @@ class RatesResult(TidyResult):
 
 
 def _nfe(sampler, target, sched) -> int:
-    """Score evaluations per sample, counted on a one-sample run."""
-    return sample(target, sampler, sched, n=1, seed=0, backend="numpy").nfe
+    """Score evaluations per sample: read off the traced steps (what a run counts), or
+    counted on a one-sample NumPy run for a step the tracer cannot read."""
+    try:
+        return int(kernels.trace(sampler, sched).stages.sum())
+    except TypeError:
+        return sample(target, sampler, sched, n=1, seed=0, backend="numpy").nfe
 
 
 def _adaptive(fn, n0: int, target_rse: float, n_max: int):

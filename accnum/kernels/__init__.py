@@ -124,9 +124,12 @@ def execute(backend: str, target, model, sampler, sched, y0, seed: int, to: int 
     return y, logdet, bad
 
 
-def path_log_ratio(backend: str, target, model, sampler, sched, t: int, x, y, pts, logw) -> np.ndarray:
-    """``log p_t(y | x) - log q(y | x)`` for each pair (the path KL's inner loop, SPEC §4),
-    with the Gauss–Hermite rule ``(pts, logw)`` where the step has an intermediate point."""
+def path_log_ratio(backend: str, target, model, sampler, sched, t: int, seed: int, n: int, slot: int,
+                   pts, logw) -> np.ndarray:
+    """``log p_t(y | x) - log q(y | x)`` for ``n`` exact pairs ``(y, x) = (X_{t-1}, X_t)`` (the
+    path KL's inner loop, SPEC §4), drawn inside the kernel from counter streams
+    ``(seed, t, slot..slot+2)`` exactly as :func:`accnum.metrics.path_kl.path_kl` draws them;
+    ``(pts, logw)`` is the Gauss–Hermite rule for steps with an intermediate point."""
     from .pathkl import make_cpu_pairs, make_pair
     from .program import trace_mean_map
 
@@ -134,15 +137,19 @@ def path_log_ratio(backend: str, target, model, sampler, sched, t: int, x, y, pt
     comp = plug.component(model, target, program)
     v0, v1 = sampler.kernel(t, sched)
     lq = scores.mixture_tables(target, np.array([sched.alpha_bar[t - 1], sched.alpha_bar[t]]))
+    q_prev = target.diffused(sched.alpha_bar[t - 1])
+    cw = np.append(np.cumsum(q_prev.weights), q_prev.weights.sum())
+    sfac = q_prev._chol if q_prev.kind == "full" else np.einsum("ki,ij->kij", np.sqrt(q_prev._var), np.eye(target.d))
+    dkeys = np.array([_noise.stream_key(seed, t, slot + j) for j in range(3)], dtype=np.uint64)
     args = _args(program, comp, target, 0)
-    x, y = np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(y, dtype=np.float64)
-    n, d = x.shape
+    d = target.d
     out = np.empty(n)
     n_rows = program.n_sym + 1 + program.n_mem
     wsize = scores.workspace_size(target.K, d)
     pair = make_pair(_runner(comp.score, comp.score_jac))
     head = (float(v0), float(v1), float(np.sqrt(sched.alpha[t])), float(sched.beta[t]),
-            np.ascontiguousarray(pts, dtype=np.float64), np.ascontiguousarray(logw, dtype=np.float64), *lq)
+            np.ascontiguousarray(pts, dtype=np.float64), np.ascontiguousarray(logw, dtype=np.float64), *lq,
+            dkeys, cw, np.ascontiguousarray(q_prev.means), np.ascontiguousarray(sfac))
     if backend == "cuda":
         from numba import cuda
 
@@ -151,10 +158,10 @@ def path_log_ratio(backend: str, target, model, sampler, sched, t: int, x, y, pt
         _, kern = make_pairs_kernel(pair, n_rows, d, wsize)
         dev = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in (*head, *args)]
         dout = cuda.to_device(out)
-        kern[(n + 127) // 128, 128](cuda.to_device(x), cuda.to_device(y), dout, *dev)
+        kern[(n + 127) // 128, 128](0, dout, *dev)
         dout.copy_to_host(out)
-    else:
-        make_cpu_pairs(pair)(x, y, out, n_rows, wsize, *head, *args)
+    elif n:
+        make_cpu_pairs(pair)(0, out, n_rows, wsize, *head, *args)
     plug.advance_counters(model, program)
     return out
 

@@ -9,6 +9,7 @@ normals come from the counter generator, so every thread draws what the CPU draw
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from types import SimpleNamespace
 
@@ -134,14 +135,17 @@ def make_points_kernel(score, score_jac, d: int, wsize: int, jac: bool):
 @lru_cache(maxsize=None)
 def make_pairs_kernel(pair, n_rows: int, d: int, wsize: int):
     """The path-KL pair kernel (:mod:`accnum.kernels.pathkl`), one thread per pair."""
+    from .pathkl import draw_pair
+
     f64 = numba.float64
     one = device_callable(pair)
+    draw = device_callable(draw_pair)
 
-    def kernel(x, y, out, v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq,
+    def kernel(draws, out, v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq, dkeys, cw, smean, sfac,
                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                lw, mean, iv, U, full, p0, p1, p2, p3):
         i = cuda.grid(1)
-        if i >= x.shape[0]:
+        if i >= out.shape[0]:
             return
         xi, yi = cuda.local.array(d, f64), cuda.local.array(d, f64)
         u, m, r, vec = cuda.local.array(d, f64), cuda.local.array((1, d), f64), cuda.local.array(d, f64), cuda.local.array(d, f64)
@@ -149,9 +153,7 @@ def make_pairs_kernel(pair, n_rows: int, d: int, wsize: int):
         sym, pt, ws = cuda.local.array((n_rows, d), f64), cuda.local.array(d, f64), cuda.local.array(wsize, f64)
         tan, tpt = cuda.local.array((n_rows, d, d), f64), cuda.local.array((d, d), f64)
         J, lu = cuda.local.array((d, d), f64), cuda.local.array((d, d), f64)
-        for a in range(d):
-            xi[a] = x[i, a]
-            yi[a] = y[i, a]
+        draw(draws + i, dkeys, cw, smean, sfac, sa, math.sqrt(b), xi, yi, u)
         out[i] = one(i, xi, yi, u, m, r, A, B, C, vec, sym, pt, ws, tan, tpt, J, lu,
                      v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq,
                      steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,

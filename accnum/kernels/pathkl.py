@@ -21,9 +21,9 @@ from functools import lru_cache
 import numba
 import numpy as np
 
-from .scores import mixture_logpdf
-from .step import slogdet
 from ._stable import stable, stabilize
+from .rng import normal, sample_key, uniform
+from .scores import mixture_logpdf
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -163,28 +163,52 @@ def make_pair(run):
     return stable(pair, run)
 
 
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
+def draw_pair(i, keys, cw, smean, sfac, sa, sb, x, y, z):
+    """The exact pair of sample ``i``: ``y = X_{t-1} ~ q_{t-1}`` and ``x = X_t | y``, drawn
+    as :meth:`GaussianMixture._sample_stream` and :func:`accnum.metrics.path_kl.path_kl` do
+    (component by the first uniform of stream ``keys[0]``, normals of ``keys[1]``, then
+    ``x = sqrt(alpha_t) y + sqrt(beta_t) Z`` with ``Z`` from ``keys[2]``).  ``sfac[k]`` is
+    the component's covariance factor (Cholesky, or the diagonal of standard deviations)."""
+    K, d = smean.shape
+    u = uniform(sample_key(keys[0], i), 0) * cw[K]      # cw: cumulative weights, then their sum
+    comp = 0
+    while comp < K and cw[comp] <= u:
+        comp += 1
+    comp = min(comp, K - 1)
+    ky = sample_key(keys[1], i)
+    for a in range(d):
+        z[a] = normal(ky, a)
+    for a in range(d):
+        acc = 0.0
+        for b in range(d):
+            acc += sfac[comp, a, b] * z[b]
+        y[a] = smean[comp, a] + acc
+    kx = sample_key(keys[2], i)
+    for a in range(d):
+        x[a] = sa * y[a] + sb * normal(kx, a)
+
+
 @lru_cache(maxsize=None)
 def make_cpu_pairs(pair):
     @numba.njit(cache=True, error_model="numpy", _nrt=False)
-    def block(lo, hi, x, y, out, xi, yi, u, m, r, A, B, C, vec, sym, pt, ws, tan, tpt, J, lu,
-              v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq,
+    def block(lo, hi, draws, out, xi, yi, u, m, r, A, B, C, vec, sym, pt, ws, tan, tpt, J, lu,
+              v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq, dkeys, cw, smean, sfac,
               steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
               lw, mean, iv, U, full, p0, p1, p2, p3):
-        d = x.shape[1]
+        sb = math.sqrt(b)
         for i in range(lo, hi):
-            for a in range(d):
-                xi[a] = x[i, a]
-                yi[a] = y[i, a]
+            draw_pair(draws + i, dkeys, cw, smean, sfac, sa, sb, xi, yi, u)
             out[i] = pair(i, xi, yi, u, m, r, A, B, C, vec, sym, pt, ws, tan, tpt, J, lu,
                           v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq,
                           steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                           lw, mean, iv, U, full, p0, p1, p2, p3)
 
     @numba.njit(parallel=True, cache=True, error_model="numpy")
-    def kernel(x, y, out, n_rows, wsize, v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq,
+    def kernel(draws, out, n_rows, wsize, v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq, dkeys, cw, smean, sfac,
                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                lw, mean, iv, U, full, p0, p1, p2, p3):
-        n, d = x.shape
+        n, d = out.shape[0], smean.shape[1]
         blocks = (n + 63) // 64
         for blk in numba.prange(blocks):
             u, m, r, vec = np.empty(d), np.empty((1, d)), np.empty(d), np.empty(d)
@@ -192,8 +216,8 @@ def make_cpu_pairs(pair):
             A, B, C = np.empty((d, d)), np.empty((d, d)), np.empty((d, d))
             sym, pt, ws = np.empty((n_rows, d)), np.empty(d), np.empty(wsize)
             tan, tpt, J, lu = np.empty((n_rows, d, d)), np.empty((d, d)), np.empty((d, d)), np.empty((d, d))
-            block(blk * 64, min(n, (blk + 1) * 64), x, y, out, xi, yi, u, m, r, A, B, C, vec, sym, pt, ws, tan, tpt,
-                  J, lu, v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq,
+            block(blk * 64, min(n, (blk + 1) * 64), draws, out, xi, yi, u, m, r, A, B, C, vec, sym, pt, ws, tan, tpt,
+                  J, lu, v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq, dkeys, cw, smean, sfac,
                   steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                   lw, mean, iv, U, full, p0, p1, p2, p3)
 
@@ -202,6 +226,30 @@ def make_cpu_pairs(pair):
 
 
 # ----------------------------------------------------------------- grid push-forward
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def det(A):
+    """``det A`` by LU with partial pivoting (A is overwritten)."""
+    d = A.shape[0]
+    out = 1.0
+    for c in range(d):
+        piv = c
+        for r in range(c + 1, d):
+            if abs(A[r, c]) > abs(A[piv, c]):
+                piv = r
+        if A[piv, c] == 0.0:
+            return 0.0
+        if piv != c:
+            out = -out
+            for b in range(d):
+                A[c, b], A[piv, b] = A[piv, b], A[c, b]
+        out *= A[c, c]
+        for r in range(c + 1, d):
+            f = A[r, c] / A[c, c]
+            for b in range(c + 1, d):
+                A[r, b] -= f * A[c, b]
+    return out
+
+
 @lru_cache(maxsize=None)
 def make_inverse(run):
     """Damped Newton for ``m_t(x) = y`` at one grid point (the grid TV's push-forward,
@@ -227,8 +275,7 @@ def make_inverse(run):
                 for a in range(d):
                     for c in range(d):
                         A[a, c] = tan[0, a, c]
-                sign, logabs = slogdet(A)
-                out[0] = sign * math.exp(logabs)
+                out[0] = det(A)
                 return it if norm < tol else -1
             for a in range(d):
                 m[0, a] -= y[a]

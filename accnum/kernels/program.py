@@ -16,6 +16,7 @@ Symbol layout of one sample (each symbol a d-vector), ``P = 1 + M + k + S`` rows
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,8 +116,18 @@ class _MeanMap:
 
 
 def trace_mean_map(sampler, sched, t: int) -> Program:
-    """The one-row program of ``sampler.mean_map`` at step ``t`` (path KL, grid TV)."""
-    return trace(_MeanMap(sampler), sched, steps=[t], normals=0)
+    """The one-row program of ``sampler.mean_map`` at step ``t`` (path KL, grid TV); the
+    grid TV asks for each step twice (fine and coarse grid), so the last few are kept."""
+    key = (sampler.name, t, hashlib.blake2b(sched.beta.tobytes(), digest_size=16).digest())  # beta fixes the schedule
+    hit = _MEAN_MAPS.get(key)
+    if hit is None:
+        if len(_MEAN_MAPS) > 4096:
+            _MEAN_MAPS.clear()
+        hit = _MEAN_MAPS[key] = trace(_MeanMap(sampler), sched, steps=[t], normals=0)
+    return hit
+
+
+_MEAN_MAPS: dict = {}
 
 
 def trace(sampler, sched, to: int = 1, steps=None, normals: int | None = None) -> Program:

@@ -35,6 +35,13 @@ def sample_key(stream, i):
 
 
 @numba.njit(cache=True, inline="always")
+def uniform(key, j):
+    """Coordinate ``j``'s uniform on (0, 1] under sample key ``key`` (``noise.uniforms``)."""
+    a = mix64(key ^ (_TWO * np.uint64(j) + _ONE))
+    return np.float64((a >> _S11) + _ONE) * _TWO_M53
+
+
+@numba.njit(cache=True, inline="always")
 def normal(key, j):
     """Coordinate ``j``'s standard normal under sample key ``key`` (Box–Muller, cosine branch)."""
     two_j = _TWO * np.uint64(j)

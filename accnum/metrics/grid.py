@@ -85,7 +85,8 @@ def _gauss_convolve(p, delta, var):
 
 
 def _push_forward(p, grid, sampler, t, sched, model, x0, compiled=None):
-    """Density of ``m(U)`` at the grid points given the density ``p`` of ``U``.
+    """Density of ``m(U)`` at the grid points given the density ``p`` of ``U``, and (compiled
+    only, else None) the preimages of the grid points, which start the next step's solve.
     ``compiled = (backend, target, score model)`` solves ``m(x) = y`` point by point in a kernel
     (each point stops at its own tolerance; NumPy iterates all until the worst meets it)."""
     y = grid.points
@@ -97,7 +98,7 @@ def _push_forward(p, grid, sampler, t, sched, model, x0, compiled=None):
         if np.any(its < 0):
             raise NonInvertibleMap(f"{sampler.name}: step t = {t}: the mean map could not be inverted on the grid "
                                    "(Newton did not converge); grid TV is undefined here, try a larger T")
-        return _resample(p, grid, x, det, sampler, t)
+        return _resample(p, grid, x, det, sampler, t), x
     lin = sampler.mean_map(t, Tangent.identity(x), model, sched)
     for _ in range(60):
         resid = lin.value - y
@@ -118,7 +119,7 @@ def _push_forward(p, grid, sampler, t, sched, model, x0, compiled=None):
     else:
         raise NonInvertibleMap(f"{sampler.name}: step t = {t}: the mean map could not be inverted on the grid "
                                "(Newton did not converge); grid TV is undefined here, try a larger T")
-    return _resample(p, grid, x, np.linalg.det(lin.jac), sampler, t)
+    return _resample(p, grid, x, np.linalg.det(lin.jac), sampler, t), None
 
 
 def _resample(p, grid, x, det, sampler, t):
@@ -182,14 +183,17 @@ def _propagate_tv(target, sampler, sched, G, init, model, compiled=None):
     else:
         p = target.diffused(sched.alpha_bar[sched.T]).pdf(grid.points)
     p = p.reshape(grid.shape)
+    start = None   # compiled: the previous step's preimages, a close start for the next Newton solve
     for t in range(sched.T, 1, -1):
         v0, v1 = sampler.kernel(t, sched)
         p = _gauss_convolve(p, grid.delta, v0)
         a = sched.alpha[t]
         try:
-            p = _push_forward(p, grid, sampler, t, sched, model, math.sqrt(a) * grid.points, compiled)
+            x0 = math.sqrt(a) * grid.points if start is None else start
+            p, start = _push_forward(p, grid, sampler, t, sched, model, x0, compiled)
             p = _gauss_convolve(p, grid.delta, v1)
         except NonInvertibleMap:
+            start = None
             # a folding mean map: integrate over the source points instead; the trapezoid rule
             # is accurate (relative error ~ 2 exp(-2 pi^2 w^2 / delta^2) < 1e-5) while the
             # kernel's width in source space, w = sd / max |Dm|, is at least 0.8 cells

@@ -111,13 +111,13 @@ def path_kl(target, sampler, schedule, n: int = 2000, seed: int = 0, nodes: int 
     terms.append(m)
     variances.append(v)
     for t in range(T, 1, -1):
-        a, b = sched.alpha[t], sched.beta[t]
-        q_prev, q_t = target.diffused(sched.alpha_bar[t - 1]), target.diffused(sched.alpha_bar[t])
-        y = q_prev._sample_stream(n, seed, t, _SLOT)                      # X_{t-1} ~ q_{t-1}
-        x = math.sqrt(a) * y + math.sqrt(b) * noise.normals(seed, t, _SLOT + 2, n, d)   # X_t | X_{t-1}
-        if compiled:
-            log_r = kernels.path_log_ratio(backend, target, model, sampler, sched, t, x, y, *rule)
+        if compiled:   # the same pairs, drawn inside the kernel
+            log_r = kernels.path_log_ratio(backend, target, model, sampler, sched, t, seed, n, _SLOT, *rule)
         else:
+            a, b = sched.alpha[t], sched.beta[t]
+            q_prev, q_t = target.diffused(sched.alpha_bar[t - 1]), target.diffused(sched.alpha_bar[t])
+            y = q_prev._sample_stream(n, seed, t, _SLOT)                      # X_{t-1} ~ q_{t-1}
+            x = math.sqrt(a) * y + math.sqrt(b) * noise.normals(seed, t, _SLOT + 2, n, d)   # X_t | X_{t-1}
             log_q = q_prev.logpdf(y) + _gauss_logpdf(x - math.sqrt(a) * y, b) - q_t.logpdf(x)
             log_r = kernel_logpdf(sampler, t, sched, model, x, y, nodes) - log_q
         m, v = _kl_term(log_r)
