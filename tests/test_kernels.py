@@ -309,7 +309,8 @@ def test_every_kernel_compiles_to_ptx_for_cc90():
     x = np.zeros((4, tg.d))
     lq = scores.mixture_tables(tg, np.array([0.5, 0.4]))
     py_pairs, _ = make_pairs_kernel(make_pair(run), n_rows, tg.d, wsize)
-    ptx = compile_ptx(py_pairs, (x, x, np.zeros(4), 0.1, 0.2, 0.9, 0.1, np.zeros((8, tg.d)), np.zeros(8), *lq, *args))
+    draws = (np.zeros(3, dtype=np.uint64), np.zeros(tg.K + 1), np.zeros((tg.K, tg.d)), np.zeros((tg.K, tg.d, tg.d)))
+    ptx = compile_ptx(py_pairs, (0, np.zeros(4), 0.1, 0.2, 0.9, 0.1, np.zeros((8, tg.d)), np.zeros(8), *lq, *draws, *args))
     assert ".target sm_90" in ptx
     py_inv, _ = make_inverse_kernel(make_inverse(run), n_rows, tg.d, wsize)
     ptx = compile_ptx(py_inv, (x, x, np.zeros(4), np.zeros(4, dtype=np.int64), 1e-11, *args))
