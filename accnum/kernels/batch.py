@@ -22,20 +22,34 @@ from ._stable import stable, stabilize
 
 
 @lru_cache(maxsize=None)
+def make_point(score, score_jac):
+    """One point's score (and Jacobian) into row ``i`` of ``out`` (and ``J``), shared by the
+    CPU block loop and the CUDA thread."""
+
+    @numba.njit(cache=True, error_model="numpy", _nrt=False)
+    def point(i, x, out, J, jac, ws, xi, Ji, lw, mean, iv, U, full, p0, p1, p2, p3):
+        d = x.shape[1]
+        for a in range(d):
+            xi[a] = x[i, a]
+        if jac:
+            score_jac(0, i, xi, out, i, Ji, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+            for a in range(d):
+                for b in range(d):
+                    J[i, a, b] = Ji[a, b]
+        else:
+            score(0, i, xi, out, i, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+
+    return stable(point, score, score_jac)
+
+
+@lru_cache(maxsize=None)
 def _cpu_points(score, score_jac):
+    point = make_point(score, score_jac)
+
     @numba.njit(cache=True, error_model="numpy", _nrt=False)
     def block(lo, hi, x, out, J, jac, ws, xi, Ji, lw, mean, iv, U, full, p0, p1, p2, p3):
-        d = x.shape[1]
         for i in range(lo, hi):
-            for a in range(d):
-                xi[a] = x[i, a]
-            if jac:
-                score_jac(0, i, xi, out, i, Ji, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
-                for a in range(d):
-                    for b in range(d):
-                        J[i, a, b] = Ji[a, b]
-            else:
-                score(0, i, xi, out, i, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+            point(i, x, out, J, jac, ws, xi, Ji, lw, mean, iv, U, full, p0, p1, p2, p3)
 
     @numba.njit(parallel=True, cache=True, error_model="numpy")
     def kernel(x, out, J, jac, wsize, lw, mean, iv, U, full, p0, p1, p2, p3):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .rng import normal, sample_key
+from .step import make_sample
 from ._stable import stable, stabilize
 
 BLOCK = 64
@@ -19,23 +19,18 @@ BLOCK = 64
 def make_cpu_kernel(run):
     """The parallel kernel around one executor (see :func:`accnum.kernels.step.make_runner`)."""
 
+    one = make_sample(run)
+
     @numba.njit(cache=True, error_model="numpy", _nrt=False)
     def block(lo, hi, y, logdet, bad, jac, draw_init, init_key, sym, pt, ws, tan, tpt, J, lu,
               steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
               lw, mean, iv, U, full, p0, p1, p2, p3):
         """Samples ``lo..hi-1``, compiled without reference counting: an array passed or
         bound per sample would cost atomic increments that outweigh a whole step."""
-        d = y.shape[1]
         for i in range(lo, hi):
-            if draw_init:
-                key = sample_key(init_key, i)
-                for a in range(d):
-                    y[i, a] = normal(key, a)
-            b, ld = run(i, y, i, sym, pt, ws, tan, tpt, J, lu, jac,
-                        steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
-                        lw, mean, iv, U, full, p0, p1, p2, p3)
-            bad[i] = b
-            logdet[i] = ld
+            one(i, y, logdet, bad, jac, draw_init, init_key, sym, pt, ws, tan, tpt, J, lu,
+                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                lw, mean, iv, U, full, p0, p1, p2, p3)
 
     @numba.njit(parallel=True, cache=True, error_model="numpy")
     def kernel(y, logdet, bad, jac, draw_init, init_key, n_rows, wsize,

@@ -17,7 +17,7 @@ import numba
 import numpy as np
 from numba import cuda  # a module global: the simulator swaps it inside kernels
 
-from .rng import normal, sample_key
+from .step import make_sample
 
 THREADS = 128
 
@@ -40,7 +40,7 @@ def make_cuda_kernel(run, n_rows: int, d: int, wsize: int, jac: int):
     dj = d if jac else 1
     tr = n_rows if jac else 1
     f64 = numba.float64
-    step = device_callable(run)
+    one = device_callable(make_sample(run))
 
     def kernel(y, logdet, bad, draw_init, init_key,
                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
@@ -55,15 +55,9 @@ def make_cuda_kernel(run, n_rows: int, d: int, wsize: int, jac: int):
         tpt = cuda.local.array((dj, dj), f64)
         J = cuda.local.array((dj, dj), f64)
         lu = cuda.local.array((dj, dj), f64)
-        if draw_init:
-            key = np.uint64(sample_key(init_key, i))   # the simulator returns Python ints
-            for a in range(d):
-                y[i, a] = normal(key, a)
-        b, ld = step(i, y, i, sym, pt, ws, tan, tpt, J, lu, jac,
-                     steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
-                     lw, mean, iv, U, full, p0, p1, p2, p3)
-        bad[i] = b
-        logdet[i] = ld
+        one(i, y, logdet, bad, jac, draw_init, init_key, sym, pt, ws, tan, tpt, J, lu,
+            steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+            lw, mean, iv, U, full, p0, p1, p2, p3)
 
     return kernel, cuda.jit(kernel)
 
@@ -109,25 +103,17 @@ def compile_ptx(py_kernel, example_args, cc=(9, 0)) -> str:
 @lru_cache(maxsize=None)
 def make_points_kernel(score, score_jac, d: int, wsize: int, jac: bool):
     """Score (and Jacobian) at a batch of points, one thread per point (:mod:`accnum.kernels.batch`)."""
+    from .batch import make_point
+
     f64 = numba.float64
-    score, score_jac = device_callable(score), device_callable(score_jac)
+    point = device_callable(make_point(score, score_jac))
 
     def kernel(x, out, J, lw, mean, iv, U, full, p0, p1, p2, p3):
         i = cuda.grid(1)
         if i >= x.shape[0]:
             return
-        ws = cuda.local.array(wsize, f64)
-        xi = cuda.local.array(d, f64)
-        Ji = cuda.local.array((d, d), f64)
-        for a in range(d):
-            xi[a] = x[i, a]
-        if jac:
-            score_jac(0, i, xi, out, i, Ji, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
-            for a in range(d):
-                for b in range(d):
-                    J[i, a, b] = Ji[a, b]
-        else:
-            score(0, i, xi, out, i, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+        ws, xi, Ji = cuda.local.array(wsize, f64), cuda.local.array(d, f64), cuda.local.array((d, d), f64)
+        point(i, x, out, J, jac, ws, xi, Ji, lw, mean, iv, U, full, p0, p1, p2, p3)
 
     return kernel, cuda.jit(kernel)
 
@@ -165,8 +151,10 @@ def make_pairs_kernel(pair, n_rows: int, d: int, wsize: int):
 @lru_cache(maxsize=None)
 def make_inverse_kernel(invert_one, n_rows: int, d: int, wsize: int):
     """The grid push-forward's Newton inversion (:mod:`accnum.kernels.pathkl`), one thread per grid point."""
+    from .pathkl import make_invert_point
+
     f64 = numba.float64
-    one = device_callable(invert_one)
+    point = device_callable(make_invert_point(invert_one))
 
     def kernel(y, x, det, its, tol, steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                lw, mean, iv, U, full, p0, p1, p2, p3):
@@ -179,14 +167,8 @@ def make_inverse_kernel(invert_one, n_rows: int, d: int, wsize: int):
         sym, pt, ws = cuda.local.array((n_rows, d), f64), cuda.local.array(d, f64), cuda.local.array(wsize, f64)
         tan, tpt = cuda.local.array((n_rows, d, d), f64), cuda.local.array((d, d), f64)
         J, lu = cuda.local.array((d, d), f64), cuda.local.array((d, d), f64)
-        for a in range(d):
-            yi[a] = y[i, a]
-            xi[a] = x[i, a]
-        its[i] = one(i, yi, xi, tol, out, m, step, A, B, sym, pt, ws, tan, tpt, J, lu,
-                     steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
-                     lw, mean, iv, U, full, p0, p1, p2, p3)
-        for a in range(d):
-            x[i, a] = xi[a]
-        det[i] = out[0]
+        point(i, y, x, det, its, tol, xi, yi, out, m, step, A, B, sym, pt, ws, tan, tpt, J, lu,
+              steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+              lw, mean, iv, U, full, p0, p1, p2, p3)
 
     return kernel, cuda.jit(kernel)

@@ -24,6 +24,7 @@ import numpy as np
 from ._stable import stable, stabilize
 from .rng import normal, sample_key, uniform
 from .scores import mixture_logpdf
+from .step import det
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -226,30 +227,6 @@ def make_cpu_pairs(pair):
 
 
 # ----------------------------------------------------------------- grid push-forward
-@numba.njit(cache=True, error_model="numpy", inline="always")
-def det(A):
-    """``det A`` by LU with partial pivoting (A is overwritten)."""
-    d = A.shape[0]
-    out = 1.0
-    for c in range(d):
-        piv = c
-        for r in range(c + 1, d):
-            if abs(A[r, c]) > abs(A[piv, c]):
-                piv = r
-        if A[piv, c] == 0.0:
-            return 0.0
-        if piv != c:
-            out = -out
-            for b in range(d):
-                A[c, b], A[piv, b] = A[piv, b], A[c, b]
-        out *= A[c, c]
-        for r in range(c + 1, d):
-            f = A[r, c] / A[c, c]
-            for b in range(c + 1, d):
-                A[r, b] -= f * A[c, b]
-    return out
-
-
 @lru_cache(maxsize=None)
 def make_inverse(run):
     """Damped Newton for ``m_t(x) = y`` at one grid point (the grid TV's push-forward,
@@ -313,22 +290,39 @@ def make_inverse(run):
 
 
 @lru_cache(maxsize=None)
+def make_invert_point(invert_one):
+    """Grid point ``i``: copy in, solve, copy ``x`` and ``det`` out (CPU block loop and CUDA thread)."""
+
+    @numba.njit(cache=True, error_model="numpy", _nrt=False)
+    def invert_point(i, y, x, det, its, tol, xi, yi, out, m, step, A, B, sym, pt, ws, tan, tpt, J, lu,
+                     steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                     lw, mean, iv, U, full, p0, p1, p2, p3):
+        d = y.shape[1]
+        for a in range(d):
+            xi[a] = x[i, a]
+            yi[a] = y[i, a]
+        its[i] = invert_one(i, yi, xi, tol, out, m, step, A, B, sym, pt, ws, tan, tpt, J, lu,
+                            steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                            lw, mean, iv, U, full, p0, p1, p2, p3)
+        for a in range(d):
+            x[i, a] = xi[a]
+        det[i] = out[0]
+
+    return stable(invert_point, invert_one)
+
+
+@lru_cache(maxsize=None)
 def make_cpu_inverse(invert_one):
+    point = make_invert_point(invert_one)
+
     @numba.njit(cache=True, error_model="numpy", _nrt=False)
     def block(lo, hi, y, x, det, its, tol, xi, yi, out, m, step, A, B, sym, pt, ws, tan, tpt, J, lu,
               steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
               lw, mean, iv, U, full, p0, p1, p2, p3):
-        d = y.shape[1]
         for i in range(lo, hi):
-            for a in range(d):
-                xi[a] = x[i, a]
-                yi[a] = y[i, a]
-            its[i] = invert_one(i, yi, xi, tol, out, m, step, A, B, sym, pt, ws, tan, tpt, J, lu,
-                                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
-                                lw, mean, iv, U, full, p0, p1, p2, p3)
-            for a in range(d):
-                x[i, a] = xi[a]
-            det[i] = out[0]
+            point(i, y, x, det, its, tol, xi, yi, out, m, step, A, B, sym, pt, ws, tan, tpt, J, lu,
+                  steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                  lw, mean, iv, U, full, p0, p1, p2, p3)
 
     @numba.njit(parallel=True, cache=True, error_model="numpy")
     def kernel(y, x, det, its, tol, n_rows, wsize,

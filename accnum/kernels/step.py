@@ -25,35 +25,10 @@ from .rng import normal, sample_key
 from ._stable import stable, stabilize
 
 
-@numba.njit(cache=True, error_model="numpy")
-def slogdet(A):
-    """``(sign, log|det A|)`` by LU with partial pivoting, in place."""
-    d = A.shape[0]
-    sign, logabs = 1.0, 0.0
-    for c in range(d):
-        piv, best = c, abs(A[c, c])
-        for r in range(c + 1, d):
-            if abs(A[r, c]) > best:
-                piv, best = r, abs(A[r, c])
-        if best == 0.0:
-            return 0.0, -math.inf
-        if piv != c:
-            sign = -sign
-            for b in range(d):
-                A[c, b], A[piv, b] = A[piv, b], A[c, b]
-        if A[c, c] < 0:
-            sign = -sign
-        logabs += math.log(abs(A[c, c]))
-        for r in range(c + 1, d):
-            f = A[r, c] / A[c, c]
-            for b in range(c + 1, d):
-                A[r, b] -= f * A[c, b]
-    return sign, logabs
-
-
-@numba.njit(cache=True, error_model="numpy")
-def det_sign(A):
-    """The sign of ``det A`` (LU with partial pivoting, in place; no logarithms)."""
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def lu_factor(A):
+    """LU with partial pivoting in place (``U`` on and above the diagonal); returns the sign
+    of the row permutation, or 0 for a singular ``A``."""
     d = A.shape[0]
     sign = 1.0
     for c in range(d):
@@ -67,13 +42,41 @@ def det_sign(A):
             sign = -sign
             for b in range(d):
                 A[c, b], A[piv, b] = A[piv, b], A[c, b]
-        if A[c, c] < 0:
-            sign = -sign
         for r in range(c + 1, d):
             f = A[r, c] / A[c, c]
             for b in range(c + 1, d):
                 A[r, b] -= f * A[c, b]
     return sign
+
+
+@numba.njit(cache=True, error_model="numpy")
+def slogdet(A):
+    """``(sign, log|det A|)``, in place."""
+    sign, logabs = lu_factor(A), 0.0
+    if sign == 0.0:
+        return 0.0, -math.inf
+    for c in range(A.shape[0]):
+        sign = -sign if A[c, c] < 0 else sign
+        logabs += math.log(abs(A[c, c]))
+    return sign, logabs
+
+
+@numba.njit(cache=True, error_model="numpy")
+def det_sign(A):
+    """The sign of ``det A``, in place, without logarithms (the per-step check)."""
+    sign = lu_factor(A)
+    for c in range(A.shape[0]):
+        sign = -sign if A[c, c] < 0 else sign
+    return sign
+
+
+@numba.njit(cache=True, error_model="numpy")
+def det(A):
+    """``det A``, in place (small, well-scaled matrices: the grid's Newton Jacobians)."""
+    out = lu_factor(A)
+    for c in range(A.shape[0]):
+        out *= A[c, c]
+    return out
 
 
 def make_runner(score, score_jac):
@@ -179,6 +182,27 @@ def make_runner(score, score_jac):
         return bad, logdet
 
     return stable(run, score, score_jac)
+
+
+def make_sample(run):
+    """One sample of a sampling kernel, shared by the CPU block loop and the CUDA thread."""
+
+    @numba.njit(cache=True, error_model="numpy", _nrt=False)
+    def sample_one(i, y, logdet, bad, jac, draw_init, init_key, sym, pt, ws, tan, tpt, J, lu,
+                   steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                   lw, mean, iv, U, full, p0, p1, p2, p3):
+        """Sample ``i``: ``Y_T ~ N(0, I)`` from stream step 0 when ``draw_init``, then the run."""
+        if draw_init:
+            key = sample_key(init_key, i)
+            for a in range(y.shape[1]):
+                y[i, a] = normal(key, a)
+        b, ld = run(i, y, i, sym, pt, ws, tan, tpt, J, lu, jac,
+                    steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                    lw, mean, iv, U, full, p0, p1, p2, p3)
+        bad[i] = b
+        logdet[i] = ld
+
+    return stable(sample_one, run)
 
 
 stabilize(globals())
