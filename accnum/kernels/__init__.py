@@ -124,6 +124,29 @@ def execute(backend: str, target, model, sampler, sched, y0, seed: int, to: int 
     return y, logdet, bad
 
 
+_MEAN_MAP_ARGS: dict = {}
+
+
+def _mean_map_args(sampler, sched, t, model, target):
+    """Program, component and kernel arguments of a step's mean map.  The grid asks for each
+    step twice and the path KL again, so for the exact score (no state) they are kept,
+    checked by identity (the entry holds its objects, so their ids cannot be reused)."""
+    from .program import trace_mean_map
+
+    program = trace_mean_map(sampler, sched, t)
+    key = (id(program), id(model), id(target))
+    hit = _MEAN_MAP_ARGS.get(key)
+    if hit is not None and hit[0] is program and hit[1] is model and hit[2] is target:
+        return hit[3:]
+    comp = plug.component(model, target, program)
+    out = (program, comp, _args(program, comp, target, 0))
+    if type(model).__name__ == "ExactScore":
+        if len(_MEAN_MAP_ARGS) > 4096:
+            _MEAN_MAP_ARGS.clear()
+        _MEAN_MAP_ARGS[key] = (program, model, target, *out)
+    return out
+
+
 def path_log_ratio(backend: str, target, model, sampler, sched, t: int, seed: int, n: int, slot: int,
                    pts, logw) -> np.ndarray:
     """``log p_t(y | x) - log q(y | x)`` for ``n`` exact pairs ``(y, x) = (X_{t-1}, X_t)`` (the
@@ -131,17 +154,14 @@ def path_log_ratio(backend: str, target, model, sampler, sched, t: int, seed: in
     ``(seed, t, slot..slot+2)`` exactly as :func:`accnum.metrics.path_kl.path_kl` draws them;
     ``(pts, logw)`` is the Gauss–Hermite rule for steps with an intermediate point."""
     from .pathkl import make_cpu_pairs, make_pair
-    from .program import trace_mean_map
 
-    program = trace_mean_map(sampler, sched, t)
-    comp = plug.component(model, target, program)
+    program, comp, args = _mean_map_args(sampler, sched, t, model, target)
     v0, v1 = sampler.kernel(t, sched)
     lq = scores.mixture_tables(target, np.array([sched.alpha_bar[t - 1], sched.alpha_bar[t]]))
     q_prev = target.diffused(sched.alpha_bar[t - 1])
     cw = np.append(np.cumsum(q_prev.weights), q_prev.weights.sum())
     sfac = q_prev._chol if q_prev.kind == "full" else np.einsum("ki,ij->kij", np.sqrt(q_prev._var), np.eye(target.d))
     dkeys = np.array([_noise.stream_key(seed, t, slot + j) for j in range(3)], dtype=np.uint64)
-    args = _args(program, comp, target, 0)
     d = target.d
     out = np.empty(n)
     n_rows = program.n_sym + 1 + program.n_mem
@@ -170,11 +190,8 @@ def invert_mean_map(backend: str, target, model, sampler, sched, t: int, y, x0, 
     """Solve ``m_t(x) = y`` at every row of ``y`` by damped Newton from ``x0`` (the grid TV's
     push-forward).  Returns ``x``, ``det Dm_t(x)`` and the iterations used (-1: none converged)."""
     from .pathkl import make_cpu_inverse, make_inverse
-    from .program import trace_mean_map
 
-    program = trace_mean_map(sampler, sched, t)
-    comp = plug.component(model, target, program)
-    args = _args(program, comp, target, 0)
+    program, comp, args = _mean_map_args(sampler, sched, t, model, target)
     y = np.ascontiguousarray(y, dtype=np.float64)
     x = np.ascontiguousarray(x0, dtype=np.float64).copy()
     n, d = y.shape

@@ -94,6 +94,23 @@ def make_runner(score, score_jac):
         S = stage_abar.shape[1]
         z0 = 1 + n_mem
         s0 = z0 + n_noise
+        if steps.shape[0] == 1 and S == 1 and s0 == 1 and stages[0] == 1 and jac != 2:
+            # one step, one evaluation, no state, no noise: a kernel sampler's mean map
+            # (path KL, grid TV), evaluated once per pair or grid point.  The same sums as
+            # the general loop below (to the bit), without its bookkeeping.
+            c_in, c_y, c_s = stage_coef[0, 0, 0], out_coef[0, 0], out_coef[0, 1]
+            for a in range(d):
+                pt[a] = c_in * Y[yr, a]
+            if jac:
+                score_jac(0, i, pt, sym, 1, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+                for a in range(d):
+                    for b in range(d):
+                        tan[0, a, b] = (c_y if a == b else 0.0) + c_s * (J[a, b] * c_in)
+            else:
+                score(0, i, pt, sym, 1, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+            for a in range(d):
+                Y[yr, a] = c_y * Y[yr, a] + c_s * sym[1, a]
+            return 0, 0.0
         # rows written before they are read (normals, evaluations, new values) are not cleared;
         # coefficients of evaluations a step does not make are zero and skipped
         for a in range(d):
