@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 import numpy as np
@@ -28,27 +27,32 @@ class BackendUnavailable(RuntimeError):
 
 
 def cuda_status() -> tuple[str, str]:
-    """``("device", name)``, ``("simulator", ...)`` or ``("none", why)`` for the cuda backend."""
-    try:
-        from numba import cuda
-    except Exception as e:  # pragma: no cover - numba always ships numba.cuda
-        return "none", f"numba.cuda cannot be imported ({e})"
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+    """``("device", name)``, ``("simulator", why)`` or ``("none", why)`` for the cuda backend."""
+    import numba
+
+    if numba.config.ENABLE_CUDASIM:
         return "simulator", "NUMBA_ENABLE_CUDASIM=1 (CUDA simulator, slow)"
+    return _cuda_device()
+
+
+@lru_cache(maxsize=1)
+def _cuda_device() -> tuple[str, str]:
+    """Asked once per process: the driver does not come and go."""
     try:
         import numba_cuda  # noqa: F401
+        from numba import cuda
     except ImportError:
         return "none", "numba-cuda is not installed"
     try:
         if cuda.is_available():
-            return "device", cuda.get_current_device().name.decode() if hasattr(cuda.get_current_device().name, "decode") \
-                else str(cuda.get_current_device().name)
+            name = cuda.get_current_device().name
+            return "device", name.decode() if isinstance(name, bytes) else str(name)
     except Exception as e:  # pragma: no cover - driver problems
         return "none", f"no usable CUDA driver ({e})"
     return "none", "no CUDA GPU found"
 
 
-def resolve_backend(backend: str, model=None, target=None) -> str:
+def resolve_backend(backend: str, model=None) -> str:
     """The backend that runs: ``auto`` is ``cuda`` on a GPU, else ``cpu``, else ``numpy``
     (for a score with no compiled form); an explicit ``cuda`` without one is an error."""
     if backend == "auto":
