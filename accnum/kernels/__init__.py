@@ -15,7 +15,9 @@ from functools import lru_cache
 import numpy as np
 
 from .. import noise as _noise
+from ..score import ExactScore
 from . import plug, scores
+from .plug import compilable
 from .program import Program, trace
 
 BACKENDS = ("numpy", "cpu", "cuda", "auto")
@@ -64,13 +66,6 @@ def resolve_backend(backend: str, model=None) -> str:
         if state == "none":
             raise BackendUnavailable(f"backend 'cuda' is not usable here: {why}; {_CUDA_HINT}")
     return backend
-
-
-def compilable(model) -> bool:
-    from ..perturb import Perturbed
-    from ..score import ExactScore
-
-    return type(model) is ExactScore or (isinstance(model, Perturbed) and type(model).__module__ == "accnum.perturb")
 
 
 @lru_cache(maxsize=None)
@@ -144,7 +139,7 @@ def _mean_map_args(sampler, sched, t, model, target):
         return hit[3:]
     comp = plug.component(model, target, program)
     out = (program, comp, _args(program, comp, target, 0))
-    if type(model).__name__ == "ExactScore":
+    if type(model) is ExactScore:
         if len(_MEAN_MAP_ARGS) > 4096:
             _MEAN_MAP_ARGS.clear()
         _MEAN_MAP_ARGS[key] = (program, model, target, *out)
