@@ -184,6 +184,9 @@ class GaussianMixture:
         z = self._whitened(x)
         logr, _ = self._log_responsibilities(z)
         gam = np.exp(logr)
+        # renormalised: far out, joint and lse are both large and exp(joint - lse) sums to 1
+        # only within |lse| * eps, which the score would carry as a relative error
+        gam /= np.sum(gam, axis=1, keepdims=True)
         g = self._grads(z)
         return np.einsum("nk,nkd->nd", gam, g), gam, g
 
