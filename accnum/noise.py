@@ -31,12 +31,13 @@ def mix64(z):
     return z ^ (z >> np.uint64(31))
 
 
-def stream_key(seed: int, step: int, slot: int) -> np.uint64:
-    """The 64-bit key of one ``(seed, step, slot)`` stream."""
+def stream_key(seed: int, step, slot):
+    """The 64-bit key of one ``(seed, step, slot)`` stream; ``step`` and ``slot`` may be
+    integer arrays (broadcast together), giving an array of keys."""
     with np.errstate(over="ignore"):
         k = mix64(np.uint64(seed) + _GOLDEN)
-    k = mix64(k ^ np.uint64(step))
-    return mix64(k ^ np.uint64(slot))
+    k = mix64(k ^ np.asarray(step, dtype=np.uint64))
+    return mix64(k ^ np.asarray(slot, dtype=np.uint64))
 
 
 def _uniform_pair(seed, step, slot, n, d, start=0):
