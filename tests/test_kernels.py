@@ -7,6 +7,7 @@ to PTX for compute capability 9.0.
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -139,6 +140,44 @@ def test_grid_tv_on_kernels_matches_numpy(tname, G):
         a = grid_tv(tg, name, sched, G=G, backend="cpu")
         b = grid_tv(tg, name, sched, G=G, backend="numpy")
         assert abs(a.estimate - b.estimate) <= 1e-7 * abs(b.estimate), name
+
+
+def test_path_kl_steps_in_chunks_give_the_same_terms(monkeypatch):
+    """All steps go to the kernel in chunks of ``_CHUNK // n`` rows: any chunking gives the
+    same per-step terms, to the bit."""
+    pk = importlib.import_module("accnum.metrics.path_kl")   # the package exports a function of that name
+    tg, sched = targets.resolve("gmm1d"), schedules.li2024(23)
+    whole = pk.path_kl(tg, "accel-sde", sched, n=50, seed=3, backend="cpu")
+    monkeypatch.setattr(pk, "_CHUNK", 50 * 4)            # 4 steps per call, the last call shorter
+    parts = pk.path_kl(tg, "accel-sde", sched, n=50, seed=3, backend="cpu")
+    assert np.array_equal(whole.extra["per_step"], parts.extra["per_step"])
+    assert len(parts.extra["per_step"]) == sched.T
+
+
+def test_grid_preimages_in_chunks_and_restarts(monkeypatch):
+    """The grid's Newton solves run a chunk of steps per kernel call, each step starting from
+    the previous step's preimages: chunking changes nothing, and a restart (after a step
+    that could not be inverted) starts afresh from the given points."""
+    import math
+
+    gm = importlib.import_module("accnum.metrics.grid")
+
+    tg, sched = targets.resolve("gmm1d"), schedules.li2024(17)
+    whole = gm.grid_tv(tg, "accel-sde", sched, G=101, backend="cpu")
+    monkeypatch.setattr(gm._Preimages, "POINT_STEPS", 101 * 3)
+    parts = gm.grid_tv(tg, "accel-sde", sched, G=101, backend="cpu")
+    assert whole.estimate == parts.estimate and whole.stderr == parts.stderr
+
+    model, s = ExactScore(tg), samplers.get("ddpm-li")
+    grid = gm._Grid(np.array([-8.0]), np.array([8.0]), 51)
+    push = gm._Preimages(("cpu", tg, model), s, sched, grid)
+    p = np.exp(-0.5 * grid.points[:, 0] ** 2)
+    push(p, grid, 17, math.sqrt(sched.alpha[17]) * grid.points)
+    x0 = 0.9 * grid.points
+    got = push(p, grid, 16, x0)                          # restart inside the computed chunk
+    x, det, _ = kernels.invert_mean_maps("cpu", tg, model, s, sched, 16, 16, grid.points, x0, push.tol)
+    assert np.array_equal(got, gm._resample(p, grid, x[0], det[0], s, 16))
+    assert push.t_hi == 16
 
 
 def test_batch_scores_match_numpy():
@@ -298,20 +337,24 @@ def test_every_kernel_compiles_to_ptx_for_cc90():
     assert len(seen) == 7
     # the metric kernels: path-KL pairs and the grid's Newton inversion, on a traced mean map
     from accnum.kernels.cuda import make_inverse_kernel, make_pairs_kernel
-    from accnum.kernels.pathkl import make_inverse, make_pair
-    from accnum.kernels.program import trace_mean_map
+    from accnum.kernels import _map
+    from accnum.kernels.pathkl import make_inverse, make_pairs
+    from accnum.kernels.program import trace_mean_maps
 
-    mm = trace_mean_map(samplers.get("accel-sde"), sched, 5)
+    mm = trace_mean_maps(samplers.get("accel-sde"), sched)
     comp = plug.component(ExactScore(tg), tg, mm)
     args = _args(mm, comp, tg, 0)
-    run = _runner(comp.score, comp.score_jac)
     n_rows, wsize = mm.n_sym + 1 + mm.n_mem, scores.workspace_size(tg.K, tg.d)
     x = np.zeros((4, tg.d))
-    lq = scores.mixture_tables(tg, np.array([0.5, 0.4]))
-    py_pairs, _ = make_pairs_kernel(make_pair(run), n_rows, tg.d, wsize)
-    draws = (np.zeros(3, dtype=np.uint64), np.zeros(tg.K + 1), np.zeros((tg.K, tg.d)), np.zeros((tg.K, tg.d, tg.d)))
-    ptx = compile_ptx(py_pairs, (0, np.zeros(4), 0.1, 0.2, 0.9, 0.1, np.zeros((8, tg.d)), np.zeros(8), *lq, *draws, *args))
+    R = len(mm.steps)
+    lq = scores.mixture_tables(tg, np.linspace(0.5, 0.4, 2 * R))
+    py_pairs, _ = make_pairs_kernel(make_pairs(_map(comp, mm)), n_rows, tg.d, wsize)
+    per_row = (np.full(R, 0.1), np.full(R, 0.2), np.full(R, 0.9), np.full(R, 0.1))
+    draws = (np.zeros((R, 3), dtype=np.uint64), np.zeros((R, tg.K + 1)), np.zeros((R, tg.K, tg.d)),
+             np.zeros((R, tg.K, tg.d, tg.d)))
+    ptx = compile_ptx(py_pairs, (0, np.zeros((2, 4)), *per_row, np.zeros((8, tg.d)), np.zeros(8), *lq, *draws, *args))
     assert ".target sm_90" in ptx
-    py_inv, _ = make_inverse_kernel(make_inverse(run), n_rows, tg.d, wsize)
-    ptx = compile_ptx(py_inv, (x, x, np.zeros(4), np.zeros(4, dtype=np.int64), 1e-11, *args))
+    py_inv, _ = make_inverse_kernel(make_inverse(_map(comp, mm)), n_rows, tg.d, wsize)
+    ptx = compile_ptx(py_inv, (0, x, x, np.zeros((2, 4, tg.d)), np.zeros((2, 4)), np.zeros((2, 4), dtype=np.int64),
+                              1e-11, *args))
     assert ".target sm_90" in ptx

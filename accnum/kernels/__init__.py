@@ -124,15 +124,17 @@ def execute(backend: str, target, model, sampler, sched, y0, seed: int, to: int 
 
 
 _MEAN_MAP_ARGS: dict = {}
+_PAIR_TABLES: dict = {}
 
 
-def _mean_map_args(sampler, sched, t, model, target):
-    """Program, component and kernel arguments of a step's mean map.  The grid asks for each
-    step twice and the path KL again, so for the exact score (no state) they are kept,
-    checked by identity (the entry holds its objects, so their ids cannot be reused)."""
-    from .program import trace_mean_map
+def _mean_map_args(sampler, sched, model, target):
+    """Program (a row per step, :func:`~accnum.kernels.program.trace_mean_maps`), component
+    and kernel arguments of a sampler's mean maps.  The grid asks twice and the path KL
+    per sample size, so for the exact score (no state) they are kept, checked by identity
+    (the entry holds its objects, so their ids cannot be reused)."""
+    from .program import trace_mean_maps
 
-    program = trace_mean_map(sampler, sched, t)
+    program = trace_mean_maps(sampler, sched)
     key = (id(program), id(model), id(target))
     hit = _MEAN_MAP_ARGS.get(key)
     if hit is not None and hit[0] is program and hit[1] is model and hit[2] is target:
@@ -140,78 +142,123 @@ def _mean_map_args(sampler, sched, t, model, target):
     comp = plug.component(model, target, program)
     out = (program, comp, _args(program, comp, target, 0))
     if type(model) is ExactScore:
-        if len(_MEAN_MAP_ARGS) > 4096:
+        if len(_MEAN_MAP_ARGS) > 64:
             _MEAN_MAP_ARGS.clear()
         _MEAN_MAP_ARGS[key] = (program, model, target, *out)
     return out
 
 
-def path_log_ratio(backend: str, target, model, sampler, sched, t: int, seed: int, n: int, slot: int,
-                   pts, logw) -> np.ndarray:
-    """``log p_t(y | x) - log q(y | x)`` for ``n`` exact pairs ``(y, x) = (X_{t-1}, X_t)`` (the
-    path KL's inner loop, SPEC §4), drawn inside the kernel from counter streams
-    ``(seed, t, slot..slot+2)`` exactly as :func:`accnum.metrics.path_kl.path_kl` draws them;
-    ``(pts, logw)`` is the Gauss–Hermite rule for steps with an intermediate point."""
-    from .pathkl import make_cpu_pairs, make_pair
+def _map(comp, program):
+    """The compiled mean map of ``program``'s rows over ``comp`` (:func:`accnum.kernels.pathkl.make_map`)."""
+    from .pathkl import make_map
+    from .step import make_mean_row, single_rows
 
-    program, comp, args = _mean_map_args(sampler, sched, t, model, target)
-    v0, v1 = sampler.kernel(t, sched)
-    lq = scores.mixture_tables(target, np.array([sched.alpha_bar[t - 1], sched.alpha_bar[t]]))
-    q_prev = target.diffused(sched.alpha_bar[t - 1])
-    cw = np.append(np.cumsum(q_prev.weights), q_prev.weights.sum())
-    sfac = q_prev._chol if q_prev.kind == "full" else np.einsum("ki,ij->kij", np.sqrt(q_prev._var), np.eye(target.d))
-    dkeys = np.array([_noise.stream_key(seed, t, slot + j) for j in range(3)], dtype=np.uint64)
-    d = target.d
-    out = np.empty(n)
-    n_rows = program.n_sym + 1 + program.n_mem
-    wsize = scores.workspace_size(target.K, d)
-    pair = make_pair(_runner(comp.score, comp.score_jac))
-    head = (float(v0), float(v1), float(np.sqrt(sched.alpha[t])), float(sched.beta[t]),
-            np.ascontiguousarray(pts, dtype=np.float64), np.ascontiguousarray(logw, dtype=np.float64), *lq,
-            dkeys, cw, np.ascontiguousarray(q_prev.means), np.ascontiguousarray(sfac))
-    if backend == "cuda":
-        from numba import cuda
+    return make_map(_runner(comp.score, comp.score_jac), make_mean_row(comp.score, comp.score_jac), single_rows(program))
 
-        from .cuda import make_pairs_kernel
 
-        _, kern = make_pairs_kernel(pair, n_rows, d, wsize)
-        dev = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in (*head, *args)]
-        dout = cuda.to_device(out)
-        kern[(n + 127) // 128, 128](0, dout, *dev)
-        dout.copy_to_host(out)
-    elif n:
-        make_cpu_pairs(pair)(0, out, n_rows, wsize, *head, *args)
-    plug.advance_counters(model, program)
+def _pair_tables(target, sched):
+    """Per step ``t = T..2`` (row ``T - t``): ``v``-independent arrays of the exact pairs
+    ``(X_{t-1}, X_t)``: ``sqrt(alpha_t)``, ``beta_t``, the log-density tables of ``q_{t-1}``
+    and ``q_t`` (rows ``2r``, ``2r + 1``) and ``q_{t-1}``'s cumulative weights, means and
+    covariance factors (those :meth:`GaussianMixture._sample_stream` draws with)."""
+    from .program import _schedule_key
+
+    key = (id(target), _schedule_key(sched))
+    hit = _PAIR_TABLES.get(key)
+    if hit is not None and hit[0] is target:
+        return hit[1]
+    ts = np.arange(sched.T, 1, -1)
+    abars = np.stack([sched.alpha_bar[ts - 1], sched.alpha_bar[ts]], axis=1).reshape(-1)
+    cw, smean, sfac = [], [], []
+    for t in ts:
+        q_prev = target.diffused(sched.alpha_bar[t - 1])
+        cw.append(np.append(np.cumsum(q_prev.weights), q_prev.weights.sum()))
+        smean.append(q_prev.means)
+        sfac.append(q_prev._chol if q_prev.kind == "full"
+                    else np.einsum("ki,ij->kij", np.sqrt(q_prev._var), np.eye(target.d)))
+    out = (np.sqrt(sched.alpha[ts]), np.ascontiguousarray(sched.beta[ts]), scores.mixture_tables(target, abars),
+           np.array(cw), np.ascontiguousarray(np.array(smean)), np.ascontiguousarray(np.array(sfac)))
+    if len(_PAIR_TABLES) > 16:
+        _PAIR_TABLES.clear()
+    _PAIR_TABLES[key] = (target, out)
     return out
 
 
-def invert_mean_map(backend: str, target, model, sampler, sched, t: int, y, x0, tol: float):
-    """Solve ``m_t(x) = y`` at every row of ``y`` by damped Newton from ``x0`` (the grid TV's
-    push-forward).  Returns ``x``, ``det Dm_t(x)`` and the iterations used (-1: none converged)."""
-    from .pathkl import make_cpu_inverse, make_inverse
+def path_log_ratios(backend: str, target, model, sampler, sched, seed: int, n: int, slot: int, pts, logw,
+                    t_hi: int, t_lo: int) -> np.ndarray:
+    """``log p_t(y | x) - log q(y | x)`` for ``n`` exact pairs ``(y, x) = (X_{t-1}, X_t)`` at
+    each step ``t = t_hi, ..., t_lo`` (row ``t_hi - t`` of the result; the path KL's inner
+    loop, SPEC §4), all in one kernel call.  The pairs are drawn inside the kernel from
+    counter streams ``(seed, t, slot..slot+2)`` exactly as :func:`accnum.metrics.path_kl.path_kl`
+    draws them; ``(pts, logw)`` is the Gauss–Hermite rule for steps with an intermediate point."""
+    from .pathkl import make_cpu_pairs, make_pairs
 
-    program, comp, args = _mean_map_args(sampler, sched, t, model, target)
-    y = np.ascontiguousarray(y, dtype=np.float64)
-    x = np.ascontiguousarray(x0, dtype=np.float64).copy()
-    n, d = y.shape
-    det, its = np.empty(n), np.empty(n, dtype=np.int64)
+    if not sched.T >= t_hi >= t_lo >= 2:
+        raise ValueError(f"steps must satisfy T >= t_hi >= t_lo >= 2, got t_hi = {t_hi}, t_lo = {t_lo}")
+    program, comp, args = _mean_map_args(sampler, sched, model, target)
+    r0, R = sched.T - t_hi, t_hi - t_lo + 1
+    ts = np.arange(sched.T, 1, -1)
+    kern = np.array([sampler.kernel(int(t), sched) for t in ts], dtype=np.float64).reshape(-1, 2)
+    sa, beta, lq, cw, smean, sfac = _pair_tables(target, sched)
+    dkeys = np.zeros((len(ts), 3), dtype=np.uint64)    # rows outside r0..r0+R-1 are not read
+    dkeys[r0:r0 + R] = _noise.stream_key(seed, ts[r0:r0 + R, None], slot + np.arange(3)[None, :])
+    out = np.empty((R, n))
     n_rows = program.n_sym + 1 + program.n_mem
-    wsize = scores.workspace_size(target.K, d)
-    one = make_inverse(_runner(comp.score, comp.score_jac))
+    wsize = scores.workspace_size(target.K, target.d)
+    pairs = make_pairs(_map(comp, program))
+    head = (np.ascontiguousarray(kern[:, 0]), np.ascontiguousarray(kern[:, 1]), sa, beta,
+            np.ascontiguousarray(pts, dtype=np.float64), np.ascontiguousarray(logw, dtype=np.float64), *lq,
+            dkeys, cw, smean, sfac)
     if backend == "cuda":
         from numba import cuda
 
-        from .cuda import make_inverse_kernel
+        from .cuda import THREADS, make_pairs_kernel
+
+        _, kern_ = make_pairs_kernel(pairs, n_rows, target.d, wsize)
+        dev = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in (*head, *args)]
+        dout = cuda.to_device(out)
+        kern_[(R * n + THREADS - 1) // THREADS, THREADS](r0, dout, *dev)
+        dout.copy_to_host(out)
+    elif n:
+        make_cpu_pairs(pairs)(r0, out, n_rows, wsize, *head, *args)
+    plug.advance_counters(model, program, r0, r0 + R)
+    return out
+
+
+def invert_mean_maps(backend: str, target, model, sampler, sched, t_hi: int, t_lo: int, y, x0, tol: float):
+    """Solve ``m_t(x) = y`` at every row of ``y`` by damped Newton for each step
+    ``t = t_hi, ..., t_lo`` in turn (the grid TV's push-forward), starting from ``x0`` and
+    then from the previous step's solution, in one kernel call.  Returns ``x (R, n, d)``,
+    ``det Dm_t(x) (R, n)`` and the iterations used ``(R, n)`` (-1: no convergence), row
+    ``t_hi - t`` for step ``t``."""
+    from .pathkl import make_cpu_inverse, make_inverse
+
+    if not sched.T >= t_hi >= t_lo >= 2:
+        raise ValueError(f"steps must satisfy T >= t_hi >= t_lo >= 2, got t_hi = {t_hi}, t_lo = {t_lo}")
+    program, comp, args = _mean_map_args(sampler, sched, model, target)
+    r0, R = sched.T - t_hi, t_hi - t_lo + 1
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    x0 = np.ascontiguousarray(x0, dtype=np.float64)
+    n, d = y.shape
+    x, det, its = np.empty((R, n, d)), np.empty((R, n)), np.empty((R, n), dtype=np.int64)
+    n_rows = program.n_sym + 1 + program.n_mem
+    wsize = scores.workspace_size(target.K, d)
+    one = make_inverse(_map(comp, program))
+    if backend == "cuda":
+        from numba import cuda
+
+        from .cuda import THREADS, make_inverse_kernel
 
         _, kern = make_inverse_kernel(one, n_rows, d, wsize)
         dev = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
         dx, ddet, dits = cuda.to_device(x), cuda.to_device(det), cuda.to_device(its)
-        kern[(n + 127) // 128, 128](cuda.to_device(y), dx, ddet, dits, float(tol), *dev)
+        kern[(n + THREADS - 1) // THREADS, THREADS](r0, cuda.to_device(y), cuda.to_device(x0), dx, ddet, dits, float(tol),
+                                                    *dev)
         dx.copy_to_host(x)
         ddet.copy_to_host(det)
         dits.copy_to_host(its)
-    else:
-        make_cpu_inverse(one)(y, x, det, its, float(tol), n_rows, wsize, *args)
+    elif n:
+        make_cpu_inverse(one)(r0, y, x0, x, det, its, float(tol), n_rows, wsize, *args)
     return x, det, its
 
 

@@ -9,7 +9,6 @@ normals come from the counter generator, so every thread draws what the CPU draw
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from types import SimpleNamespace
 
@@ -119,56 +118,53 @@ def make_points_kernel(score, score_jac, d: int, wsize: int, jac: bool):
 
 
 @lru_cache(maxsize=None)
-def make_pairs_kernel(pair, n_rows: int, d: int, wsize: int):
-    """The path-KL pair kernel (:mod:`accnum.kernels.pathkl`), one thread per pair."""
-    from .pathkl import draw_pair
-
+def make_pairs_kernel(pairs, n_rows: int, d: int, wsize: int):
+    """The path-KL pair kernel (:mod:`accnum.kernels.pathkl`), one thread per (step row, pair)."""
     f64 = numba.float64
-    one = device_callable(pair)
-    draw = device_callable(draw_pair)
+    one = device_callable(pairs)
 
-    def kernel(draws, out, v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq, dkeys, cw, smean, sfac,
+    def kernel(r0, out, V0, V1, SA, BETA, pts, logw, lwq, meanq, ivq, Uq, fullq, dkeys, cw, smean, sfac,
                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                lw, mean, iv, U, full, p0, p1, p2, p3):
-        i = cuda.grid(1)
-        if i >= out.shape[0]:
+        g = cuda.grid(1)
+        n = out.shape[1]
+        if g >= out.shape[0] * n:
             return
+        j, i = g // n, g % n
         xi, yi = cuda.local.array(d, f64), cuda.local.array(d, f64)
         u, m, r, vec = cuda.local.array(d, f64), cuda.local.array((1, d), f64), cuda.local.array(d, f64), cuda.local.array(d, f64)
         A, B, C = cuda.local.array((d, d), f64), cuda.local.array((d, d), f64), cuda.local.array((d, d), f64)
         sym, pt, ws = cuda.local.array((n_rows, d), f64), cuda.local.array(d, f64), cuda.local.array(wsize, f64)
         tan, tpt = cuda.local.array((n_rows, d, d), f64), cuda.local.array((d, d), f64)
         J, lu = cuda.local.array((d, d), f64), cuda.local.array((d, d), f64)
-        draw(draws + i, dkeys, cw, smean, sfac, sa, math.sqrt(b), xi, yi, u)
-        out[i] = one(i, xi, yi, u, m, r, A, B, C, vec, sym, pt, ws, tan, tpt, J, lu,
-                     v0, v1, sa, b, pts, logw, lwq, meanq, ivq, Uq, fullq,
-                     steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
-                     lw, mean, iv, U, full, p0, p1, p2, p3)
+        one(j, i, i + 1, r0, out, xi, yi, u, m, r, A, B, C, vec, sym, pt, ws, tan, tpt, J, lu,
+            V0, V1, SA, BETA, pts, logw, lwq, meanq, ivq, Uq, fullq, dkeys, cw, smean, sfac,
+            steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+            lw, mean, iv, U, full, p0, p1, p2, p3)
 
     return kernel, cuda.jit(kernel)
 
 
 @lru_cache(maxsize=None)
-def make_inverse_kernel(invert_one, n_rows: int, d: int, wsize: int):
-    """The grid push-forward's Newton inversion (:mod:`accnum.kernels.pathkl`), one thread per grid point."""
-    from .pathkl import make_invert_point
-
+def make_inverse_kernel(invert_points, n_rows: int, d: int, wsize: int):
+    """The grid push-forward's Newton inversion over a run of steps (:mod:`accnum.kernels.pathkl`),
+    one thread per grid point."""
     f64 = numba.float64
-    point = device_callable(make_invert_point(invert_one))
+    one = device_callable(invert_points)
 
-    def kernel(y, x, det, its, tol, steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
-               lw, mean, iv, U, full, p0, p1, p2, p3):
+    def kernel(r0, y, x0, x, det, its, tol, steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise,
+               keys, lw, mean, iv, U, full, p0, p1, p2, p3):
         i = cuda.grid(1)
         if i >= y.shape[0]:
             return
-        yi, xi, out = cuda.local.array(d, f64), cuda.local.array(d, f64), cuda.local.array(1, f64)
+        yi, xi = cuda.local.array(d, f64), cuda.local.array(d, f64)
         m, step = cuda.local.array((1, d), f64), cuda.local.array(d, f64)
         A, B = cuda.local.array((d, d), f64), cuda.local.array((d, d), f64)
         sym, pt, ws = cuda.local.array((n_rows, d), f64), cuda.local.array(d, f64), cuda.local.array(wsize, f64)
         tan, tpt = cuda.local.array((n_rows, d, d), f64), cuda.local.array((d, d), f64)
         J, lu = cuda.local.array((d, d), f64), cuda.local.array((d, d), f64)
-        point(i, y, x, det, its, tol, xi, yi, out, m, step, A, B, sym, pt, ws, tan, tpt, J, lu,
-              steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
-              lw, mean, iv, U, full, p0, p1, p2, p3)
+        one(i, i + 1, r0, y, x0, x, det, its, tol, xi, yi, m, step, A, B, sym, pt, ws, tan, tpt, J, lu,
+            steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+            lw, mean, iv, U, full, p0, p1, p2, p3)
 
     return kernel, cuda.jit(kernel)

@@ -74,9 +74,10 @@ def component(model, target, program) -> Component:
                      (np.array([model.sigma]), _EMPTY, _EMPTY, keys), abars, has_jacobian=False)
 
 
-def advance_counters(model, program) -> None:
-    """Count the evaluations a kernel made, as the NumPy path counts its calls."""
-    total = int(np.sum(program.stages))
+def advance_counters(model, program, r_lo: int = 0, r_hi: int | None = None) -> None:
+    """Count the evaluations a kernel made running program rows ``r_lo..r_hi-1`` (all by
+    default), as the NumPy path counts its calls."""
+    total = int(np.sum(program.stages[r_lo:r_hi]))
     model.calls += total
     if isinstance(model, perturb.EvaluationNoise):
         model._evals += total

@@ -98,9 +98,8 @@ class Program:
     def noise_keys(self, seed: int) -> np.ndarray:
         """``(R, max(k, 1))`` uint64 stream keys of the step normals (:func:`accnum.noise.stream_key`)."""
         keys = np.zeros((len(self.steps), max(self.n_noise, 1)), dtype=np.uint64)
-        for r, t in enumerate(self.steps):
-            for j in range(self.n_noise):
-                keys[r, j] = _noise.stream_key(seed, int(t), j)
+        if self.n_noise:
+            keys[:] = _noise.stream_key(seed, self.steps[:, None], np.arange(self.n_noise)[None, :])
         return keys
 
 
@@ -115,15 +114,21 @@ class _MeanMap:
         return self.sampler.mean_map(t, y, model, sched), state
 
 
-def trace_mean_map(sampler, sched, t: int) -> Program:
-    """The one-row program of ``sampler.mean_map`` at step ``t`` (path KL, grid TV); the
-    grid TV asks for each step twice (fine and coarse grid), so the last few are kept."""
-    key = (sampler.name, t, hashlib.blake2b(sched.beta.tobytes(), digest_size=16).digest())  # beta fixes the schedule
+def _schedule_key(sched) -> bytes:
+    return hashlib.blake2b(sched.beta.tobytes(), digest_size=16).digest()   # beta fixes the schedule
+
+
+def trace_mean_maps(sampler, sched) -> Program:
+    """The mean maps ``m_t`` of ``sampler`` at ``t = T, ..., 2`` as the rows of one program
+    (row ``r`` is step ``T - r``; run a row alone: the rows do not compose).  The path KL
+    and the grid TV evaluate each row independently, in one kernel call for all steps;
+    the last few programs are kept (the grid asks twice, the path KL per sample size)."""
+    key = (sampler, _schedule_key(sched))   # the sampler itself: a user's sampler may share a name
     hit = _MEAN_MAPS.get(key)
     if hit is None:
-        if len(_MEAN_MAPS) > 4096:
+        if len(_MEAN_MAPS) > 64:
             _MEAN_MAPS.clear()
-        hit = _MEAN_MAPS[key] = trace(_MeanMap(sampler), sched, steps=[t], normals=0)
+        hit = _MEAN_MAPS[key] = trace(_MeanMap(sampler), sched, steps=range(sched.T, 1, -1), normals=0)
     return hit
 
 
@@ -132,12 +137,28 @@ _MEAN_MAPS: dict = {}
 
 def trace(sampler, sched, to: int = 1, steps=None, normals: int | None = None) -> Program:
     """Record ``sampler``'s steps on ``sched`` from ``t = T`` down to ``to + 1`` (or the
-    given ``steps``, in that order)."""
+    given ``steps``, in that order).  Whole runs are kept (the last few): the rates
+    experiment asks for the same program to count evaluations and to run it."""
+    if steps is None:
+        key = (sampler, to, normals, _schedule_key(sched))
+        hit = _PROGRAMS.get(key)
+        if hit is None:
+            if len(_PROGRAMS) > 64:
+                _PROGRAMS.clear()
+            hit = _PROGRAMS[key] = _trace(sampler, sched, range(sched.T, to, -1), normals)
+        return hit
+    return _trace(sampler, sched, steps, normals)
+
+
+_PROGRAMS: dict = {}
+
+
+def _trace(sampler, sched, steps, normals) -> Program:
     k = sampler.facts.normals if normals is None else normals
     mem_names: list[str] = []
     rows = []
     state = {}
-    for t in (range(sched.T, to, -1) if steps is None else steps):
+    for t in steps:
         sym_state = {key: Lin({("m", key): 1.0}) for key in state}
         rec = _Recorder()
         z = [Lin({("z", j): 1.0}) for j in range(k)]

@@ -18,6 +18,7 @@ of ``det dY/dY_T`` after every step and ``log|det|`` at the end (the exact metri
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numba
 
@@ -79,14 +80,50 @@ def det(A):
     return out
 
 
+@lru_cache(maxsize=None)
+def make_mean_row(score, score_jac):
+    """One program row made of a single evaluation, with no state and no noise: a kernel
+    sampler's mean map at one step, ``Y <- c_y Y + c_s s(c_in Y)`` (and its Jacobian in
+    ``tan[0]`` when ``jac``), evaluated once per path-KL pair and grid point.  The same sums
+    as the executor's general loop (to the bit), without its bookkeeping; inlined where it
+    is called, since a call with the executor's arguments costs more than the evaluation."""
+
+    @numba.njit(cache=True, error_model="numpy", inline="always", _nrt=False)
+    def mean_row(r, i, Y, yr, sym, pt, ws, tan, J, jac, stage_coef, out_coef, lw, mean, iv, U, full, p0, p1, p2, p3):
+        d = Y.shape[1]
+        c_in, c_y, c_s = stage_coef[r, 0, 0], out_coef[r, 0], out_coef[r, 1]
+        for a in range(d):
+            pt[a] = c_in * Y[yr, a]
+        if jac:
+            score_jac(r, i, pt, sym, 1, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+            for a in range(d):
+                for b in range(d):
+                    tan[0, a, b] = (c_y if a == b else 0.0) + c_s * (J[a, b] * c_in)
+        else:
+            score(r, i, pt, sym, 1, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
+        for a in range(d):
+            Y[yr, a] = c_y * Y[yr, a] + c_s * sym[1, a]
+
+    return stable(mean_row, score, score_jac)
+
+
+def single_rows(program) -> bool:
+    """Whether every row of ``program`` is one :func:`make_mean_row` can run."""
+    return program.n_stage == 1 and program.n_mem == 0 and program.n_noise == 0 and bool((program.stages == 1).all())
+
+
+@lru_cache(maxsize=None)
 def make_runner(score, score_jac):
     """The executor for one score component (a closure, compiled once per component)."""
 
+    mean_row = make_mean_row(score, score_jac)
+
     @numba.njit(cache=True, error_model="numpy", _nrt=False)
-    def run(i, Y, yr, sym, pt, ws, tan, tpt, J, lu, jac,
+    def run(i, Y, yr, sym, pt, ws, tan, tpt, J, lu, jac, r_lo, r_hi,
             steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
             lw, mean, iv, U, full, p0, p1, p2, p3):
-        """Advance sample ``i`` from ``Y_T = Y[yr]`` to ``Y_to`` in place (a row, not a view).  Returns the first
+        """Advance sample ``i`` through program rows ``r_lo..r_hi-1`` (all of them: from ``Y_T = Y[yr]`` to
+        ``Y_to``) in place (a row, not a view).  Returns the first
         step ``t`` at which ``det dY/dY_T <= 0`` (0: none) and ``log|det dY_to/dY_T|``
         (both only meaningful when ``jac == 2``)."""
         d = Y.shape[1]
@@ -94,22 +131,9 @@ def make_runner(score, score_jac):
         S = stage_abar.shape[1]
         z0 = 1 + n_mem
         s0 = z0 + n_noise
-        if steps.shape[0] == 1 and S == 1 and s0 == 1 and stages[0] == 1 and jac != 2:
-            # one step, one evaluation, no state, no noise: a kernel sampler's mean map
-            # (path KL, grid TV), evaluated once per pair or grid point.  The same sums as
-            # the general loop below (to the bit), without its bookkeeping.
-            c_in, c_y, c_s = stage_coef[0, 0, 0], out_coef[0, 0], out_coef[0, 1]
-            for a in range(d):
-                pt[a] = c_in * Y[yr, a]
-            if jac:
-                score_jac(0, i, pt, sym, 1, J, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
-                for a in range(d):
-                    for b in range(d):
-                        tan[0, a, b] = (c_y if a == b else 0.0) + c_s * (J[a, b] * c_in)
-            else:
-                score(0, i, pt, sym, 1, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
-            for a in range(d):
-                Y[yr, a] = c_y * Y[yr, a] + c_s * sym[1, a]
+        if r_hi == r_lo + 1 and S == 1 and s0 == 1 and stages[r_lo] == 1 and jac != 2:
+            mean_row(r_lo, i, Y, yr, sym, pt, ws, tan, J, jac, stage_coef, out_coef,
+                     lw, mean, iv, U, full, p0, p1, p2, p3)
             return 0, 0.0
         # rows written before they are read (normals, evaluations, new values) are not cleared;
         # coefficients of evaluations a step does not make are zero and skipped
@@ -124,7 +148,7 @@ def make_runner(score, score_jac):
                     for b in range(d):
                         tan[p, a, b] = 1.0 if (p == 0 and a == b) else 0.0
         bad = 0
-        for r in range(steps.shape[0]):
+        for r in range(r_lo, r_hi):
             for j in range(n_noise):
                 key = sample_key(keys[r, j], i)
                 for a in range(d):
@@ -213,7 +237,7 @@ def make_sample(run):
             key = sample_key(init_key, i)
             for a in range(y.shape[1]):
                 y[i, a] = normal(key, a)
-        b, ld = run(i, y, i, sym, pt, ws, tan, tpt, J, lu, jac,
+        b, ld = run(i, y, i, sym, pt, ws, tan, tpt, J, lu, jac, 0, steps.shape[0],
                     steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                     lw, mean, iv, U, full, p0, p1, p2, p3)
         bad[i] = b

@@ -84,21 +84,11 @@ def _gauss_convolve(p, delta, var):
     return np.maximum(out[tuple(slice(0, s_) for s_ in shape)], 0.0)
 
 
-def _push_forward(p, grid, sampler, t, sched, model, x0, compiled=None):
-    """Density of ``m(U)`` at the grid points given the density ``p`` of ``U``, and (compiled
-    only, else None) the preimages of the grid points, which start the next step's solve.
-    ``compiled = (backend, target, score model)`` solves ``m(x) = y`` point by point in a kernel
-    (each point stops at its own tolerance; NumPy iterates all until the worst meets it)."""
+def _push_forward(p, grid, sampler, t, sched, model, x):
+    """Density of ``m(U)`` at the grid points given the density ``p`` of ``U``: the preimages
+    by damped Newton from ``x``, iterating all points until the worst meets the tolerance."""
     y = grid.points
-    x = x0
     scale = 1.0 + np.max(np.abs(y))
-    if compiled is not None:
-        backend, target, raw = compiled
-        x, det, its = kernels.invert_mean_map(backend, target, raw, sampler, sched, t, y, x0, 1e-11 * scale)
-        if np.any(its < 0):
-            raise NonInvertibleMap(f"{sampler.name}: step t = {t}: the mean map could not be inverted on the grid "
-                                   "(Newton did not converge); grid TV is undefined here, try a larger T")
-        return _resample(p, grid, x, det, sampler, t), x
     lin = sampler.mean_map(t, Tangent.identity(x), model, sched)
     for _ in range(60):
         resid = lin.value - y
@@ -117,9 +107,42 @@ def _push_forward(p, grid, sampler, t, sched, model, x0, compiled=None):
         x = x - lam[:, None] * step
         lin = sampler.mean_map(t, Tangent.identity(x), model, sched)
     else:
-        raise NonInvertibleMap(f"{sampler.name}: step t = {t}: the mean map could not be inverted on the grid "
-                               "(Newton did not converge); grid TV is undefined here, try a larger T")
-    return _resample(p, grid, x, np.linalg.det(lin.jac), sampler, t), None
+        raise _not_converged(sampler, t)
+    return _resample(p, grid, x, np.linalg.det(lin.jac), sampler, t)
+
+
+def _not_converged(sampler, t):
+    return NonInvertibleMap(f"{sampler.name}: step t = {t}: the mean map could not be inverted on the grid "
+                            "(Newton did not converge); grid TV is undefined here, try a larger T")
+
+
+class _Preimages:
+    """Compiled push-forward: the preimages ``m_t^{-1}`` of the grid points for a run of
+    steps per kernel call (each point stops at its own tolerance, and each step's solve
+    starts from the previous step's solution), handed out a step at a time."""
+
+    POINT_STEPS = 1 << 20   # grid points x steps solved per call
+
+    def __init__(self, compiled, sampler, sched, grid):
+        self.backend, self.target, self.model = compiled
+        self.sampler, self.sched, self.y = sampler, sched, grid.points
+        self.tol = 1e-11 * (1.0 + np.max(np.abs(grid.points)))
+        self.x = None
+        self.t_hi = self.t_lo = 0
+
+    def __call__(self, p, grid, t, x0):
+        """The pushed density at step ``t``; ``x0`` starts a new run of solves there (None:
+        continue from the previous step's preimages)."""
+        if x0 is not None or not self.t_lo <= t <= self.t_hi:
+            start = x0 if x0 is not None else self.x[-1]
+            self.t_hi, self.t_lo = t, max(2, t - max(1, self.POINT_STEPS // len(self.y)) + 1)
+            self.x, self.det, self.its = kernels.invert_mean_maps(
+                self.backend, self.target, self.model, self.sampler, self.sched, self.t_hi, self.t_lo, self.y, start,
+                self.tol)
+        r = self.t_hi - t
+        if np.any(self.its[r] < 0):
+            raise _not_converged(self.sampler, t)
+        return _resample(p, grid, self.x[r], self.det[r], self.sampler, t)
 
 
 def _resample(p, grid, x, det, sampler, t):
@@ -183,17 +206,21 @@ def _propagate_tv(target, sampler, sched, G, init, model, compiled=None):
     else:
         p = target.diffused(sched.alpha_bar[sched.T]).pdf(grid.points)
     p = p.reshape(grid.shape)
-    start = None   # compiled: the previous step's preimages, a close start for the next Newton solve
+    push = _Preimages(compiled, sampler, sched, grid) if compiled is not None else None
+    restart = True   # compiled: start the Newton solves afresh (first step, or after a failed one)
     for t in range(sched.T, 1, -1):
         v0, v1 = sampler.kernel(t, sched)
         p = _gauss_convolve(p, grid.delta, v0)
-        a = sched.alpha[t]
+        x0 = math.sqrt(sched.alpha[t]) * grid.points
         try:
-            x0 = math.sqrt(a) * grid.points if start is None else start
-            p, start = _push_forward(p, grid, sampler, t, sched, model, x0, compiled)
+            if push is not None:
+                p = push(p, grid, t, x0 if restart else None)
+                restart = False
+            else:
+                p = _push_forward(p, grid, sampler, t, sched, model, x0)
             p = _gauss_convolve(p, grid.delta, v1)
         except NonInvertibleMap:
-            start = None
+            restart = True
             # a folding mean map: integrate over the source points instead; the trapezoid rule
             # is accurate (relative error ~ 2 exp(-2 pi^2 w^2 / delta^2) < 1e-5) while the
             # kernel's width in source space, w = sd / max |Dm|, is at least 0.8 cells

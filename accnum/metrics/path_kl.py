@@ -32,6 +32,7 @@ from .base import Estimate
 
 MAX_D = 3
 _SLOT = 100  # counter-stream slots of the metric's own draws (samplers use 0..k-1)
+_CHUNK = 1 << 22   # compiled: log-ratios held at once (steps per kernel call = _CHUNK // n)
 
 
 def _gauss_logpdf(r, var):
@@ -72,9 +73,11 @@ def kernel_logpdf(sampler: KernelSampler, t: int, sched, model, x: np.ndarray, y
     return logsumexp(log_f - log_phi + logw[None], axis=1)
 
 
-def _kl_term(log_r):
+def _kl_terms(log_r):
+    """Per row of ``log r = log p - log q`` (one row per step): the inner KL's estimate
+    ``mean(r - 1 - log r)`` and the variance of its terms."""
     vals = np.expm1(log_r) - log_r
-    return float(vals.mean()), float(vals.var(ddof=1))
+    return vals.mean(axis=-1), vals.var(axis=-1, ddof=1)
 
 
 def path_kl(target, sampler, schedule, n: int = 2000, seed: int = 0, nodes: int = 8, init: str = "gaussian",
@@ -104,25 +107,29 @@ def path_kl(target, sampler, schedule, n: int = 2000, seed: int = 0, nodes: int 
     if init == "gaussian":
         qT = target.diffused(sched.alpha_bar[T])
         x = qT._sample_stream(n, seed, T + 1, _SLOT)
-        log_r = _gauss_logpdf(x, 1.0) - qT.logpdf(x)
-        m, v = _kl_term(log_r)
+        m, v = _kl_terms(_gauss_logpdf(x, 1.0) - qT.logpdf(x))
     else:
         m, v = 0.0, 0.0
-    terms.append(m)
-    variances.append(v)
-    for t in range(T, 1, -1):
-        if compiled:   # the same pairs, drawn inside the kernel
-            log_r = kernels.path_log_ratio(backend, target, model, sampler, sched, t, seed, n, _SLOT, *rule)
-        else:
+    terms.append(float(m))
+    variances.append(float(v))
+    if compiled:   # the same pairs, drawn inside the kernel, every step of a chunk in one call
+        rows = max(1, _CHUNK // n)
+        for t_hi in range(T, 1, -rows):
+            log_r = kernels.path_log_ratios(backend, target, model, sampler, sched, seed, n, _SLOT, *rule,
+                                            t_hi, max(2, t_hi - rows + 1))
+            m, v = _kl_terms(log_r)
+            terms += m.tolist()
+            variances += v.tolist()
+    else:
+        for t in range(T, 1, -1):
             a, b = sched.alpha[t], sched.beta[t]
             q_prev, q_t = target.diffused(sched.alpha_bar[t - 1]), target.diffused(sched.alpha_bar[t])
             y = q_prev._sample_stream(n, seed, t, _SLOT)                      # X_{t-1} ~ q_{t-1}
             x = math.sqrt(a) * y + math.sqrt(b) * noise.normals(seed, t, _SLOT + 2, n, d)   # X_t | X_{t-1}
             log_q = q_prev.logpdf(y) + _gauss_logpdf(x - math.sqrt(a) * y, b) - q_t.logpdf(x)
-            log_r = kernel_logpdf(sampler, t, sched, model, x, y, nodes) - log_q
-        m, v = _kl_term(log_r)
-        terms.append(m)
-        variances.append(v)
+            m, v = _kl_terms(kernel_logpdf(sampler, t, sched, model, x, y, nodes) - log_q)
+            terms.append(float(m))
+            variances.append(float(v))
     total = float(np.sum(terms))
     se = math.sqrt(float(np.sum(variances)) / n)
     return Estimate("path-kl", total, se, n, f"mc, gauss-hermite {nodes}^{d}" if d else "mc",
