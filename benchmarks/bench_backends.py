@@ -2,8 +2,9 @@
 
     python benchmarks/bench_backends.py            # the full grid (about 15 min on 2 cores)
     python benchmarks/bench_backends.py --quick    # n = 1e4, 1e5 only
+    python benchmarks/bench_backends.py --only rates   # one table (goals, sweep, first, memory, rates)
 
-Prints four tables:
+Prints five tables:
 
 1. goals: ddim-li and accel-ode at n = 1e6, d = 2, K = 8, T = 100, numpy and cpu (and cuda)
    each timed in full, and the cpu/numpy ratio (goal: >= 20);
@@ -14,7 +15,10 @@ Prints four tables:
    the machine's peak (cores x clock x FMA width);
 3. first-call cost: compiling the kernels (empty cache) and loading them from the cache,
    each in a fresh process;
-4. peak memory of one run (tracemalloc: NumPy-visible allocations) against n*d*8 bytes.
+4. peak memory of one run (tracemalloc: NumPy-visible allocations) against n*d*8 bytes;
+5. the default ``accnum rates`` (built-in target, every default sampler, metric and T) on
+   each backend, each a fresh process timed from start to exit after one warm-up run, the
+   ratio to numpy (goal: >= 5) and whether the printed tables agree.
 
 Timings exclude the first call (compilation or cache load).  Ratios are measured, never
 assumed; they vary with the machine.
@@ -148,13 +152,34 @@ def memory(backends):
             print(f"{b:8s} {n:8.0e} {peak / 1e6:9.1f} {peak / (n * 2 * 8):12.1f}")
 
 
+_RATES = "import sys; from accnum.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def rates(backends):
+    print("\n## default `accnum rates` (fresh process each, after one warm-up run; goal: cpu >= 5x numpy)\n")
+    print(f"{'backend':8s} {'wall s':>8s} {'vs numpy':>9s}  table")
+    seconds, tables = {}, {}
+    with tempfile.TemporaryDirectory() as out:
+        for b in backends:
+            cmd = [sys.executable, "-c", _RATES, "rates", "--backend", b, "--out", out, "--no-plot"]
+            if b != "numpy":
+                subprocess.run(cmd, capture_output=True, check=True)   # compile or load the kernels once
+            t0 = time.perf_counter()
+            res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            seconds[b] = time.perf_counter() - t0
+            # the table without the lines that name the backend or the time taken
+            tables[b] = [ln for ln in res.stdout.splitlines() if "backend" not in ln and "wrote" not in ln]
+            same = "same as numpy" if tables[b] == tables["numpy"] else "DIFFERS from numpy"
+            print(f"{b:8s} {seconds[b]:8.1f} {seconds['numpy'] / seconds[b]:8.1f}x  {same}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="n in {1e4, 1e5} and no goal rows")
     p.add_argument("--T", type=int, default=10, help="steps in the sweep (default 10)")
     p.add_argument("--numpy-cap", type=int, default=10_000, help="largest n numpy is timed on in the sweep")
     p.add_argument("--samplers", default="all", help="comma-separated names (default all)")
-    p.add_argument("--only", default=None, choices=["goals", "sweep", "first", "memory"], help="run one table")
+    p.add_argument("--only", default=None, choices=["goals", "sweep", "first", "memory", "rates"], help="run one table")
     a = p.parse_args()
     backends = ["numpy", "cpu"] + (["cuda"] if kernels.cuda_status()[0] == "device" else [])
     names = samplers.names() if a.samplers == "all" else a.samplers.split(",")
@@ -169,6 +194,8 @@ def main():
         first_call()
     if run("memory"):
         memory(backends)
+    if run("rates"):
+        rates(backends)
 
 
 if __name__ == "__main__":
