@@ -112,7 +112,6 @@ def single_rows(program) -> bool:
     return program.n_stage == 1 and program.n_mem == 0 and program.n_noise == 0 and bool((program.stages == 1).all())
 
 
-@lru_cache(maxsize=None)
 def make_runner(score, score_jac):
     """The executor for one score component (a closure, compiled once per component)."""
 
