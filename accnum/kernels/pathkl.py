@@ -262,6 +262,19 @@ def make_inverse(mm):
     ``det[j, i]`` and the iterations used in ``its[j, i]`` (-1: no convergence in 60) for row
     ``r0 + j`` (the grid TV's push-forward, :class:`accnum.metrics.grid._Preimages`)."""
 
+    @numba.njit(cache=True, error_model="numpy", inline="always", _nrt=False)
+    def residual(row, i, m, y, sym, pt, ws, tan, tpt, J, lu,
+                 steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                 lw, mean, iv, U, full, p0, p1, p2, p3):
+        """``m[0] <- m_t(m[0])`` with its Jacobian in ``tan[0]``; returns ``|m_t(x) - y|``."""
+        mm(row, i, m, sym, pt, ws, tan, tpt, J, lu, 1,
+           steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+           lw, mean, iv, U, full, p0, p1, p2, p3)
+        acc = 0.0
+        for a in range(y.shape[0]):
+            acc += (m[0, a] - y[a]) ** 2
+        return math.sqrt(acc)
+
     @numba.njit(cache=True, error_model="numpy", _nrt=False)
     def invert_points(lo, hi, r0, y, x0, x, det_out, its, tol, xi, yi, m, step, A, B, sym, pt, ws, tan, tpt, J, lu,
                       steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
@@ -275,13 +288,9 @@ def make_inverse(mm):
                 row = r0 + j
                 for a in range(d):
                     m[0, a] = xi[a]
-                mm(row, i, m, sym, pt, ws, tan, tpt, J, lu, 1,
-                   steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
-                   lw, mean, iv, U, full, p0, p1, p2, p3)
-                norm = 0.0
-                for a in range(d):
-                    norm += (m[0, a] - yi[a]) ** 2
-                norm = math.sqrt(norm)
+                norm = residual(row, i, m, yi, sym, pt, ws, tan, tpt, J, lu,
+                                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
+                                lw, mean, iv, U, full, p0, p1, p2, p3)
                 for it in range(61):
                     if norm < tol or it == 60:
                         for a in range(d):
@@ -307,13 +316,9 @@ def make_inverse(mm):
                         # (after 12 halvings the step is taken anyway, as in the NumPy version)
                         for a in range(d):
                             m[0, a] = xi[a] - lam * step[a]
-                        mm(row, i, m, sym, pt, ws, tan, tpt, J, lu, 1,
-                           steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
-                           lw, mean, iv, U, full, p0, p1, p2, p3)
-                        trial = 0.0
-                        for a in range(d):
-                            trial += (m[0, a] - yi[a]) ** 2
-                        trial = math.sqrt(trial)
+                        trial = residual(row, i, m, yi, sym, pt, ws, tan, tpt, J, lu,
+                                         steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise,
+                                         keys, lw, mean, iv, U, full, p0, p1, p2, p3)
                         if trial <= norm or tries == 12:
                             break
                         lam *= 0.5
@@ -323,6 +328,7 @@ def make_inverse(mm):
                 for a in range(d):
                     x[j, i, a] = xi[a]
 
+    stable(residual, mm)
     return stable(invert_points, mm)
 
 
