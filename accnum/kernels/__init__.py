@@ -198,15 +198,17 @@ def path_log_ratios(backend: str, target, model, sampler, sched, seed: int, n: i
     program, comp, args = _mean_map_args(sampler, sched, model, target)
     r0, R = sched.T - t_hi, t_hi - t_lo + 1
     ts = np.arange(sched.T, 1, -1)
-    kern = np.array([sampler.kernel(int(t), sched) for t in ts], dtype=np.float64).reshape(-1, 2)
     sa, beta, lq, cw, smean, sfac = _pair_tables(target, sched)
-    dkeys = np.zeros((len(ts), 3), dtype=np.uint64)    # rows outside r0..r0+R-1 are not read
+    # the kernel variances and draw keys of the rows run (the others are not read)
+    v = np.zeros((2, len(ts)))
+    v[:, r0:r0 + R] = np.array([sampler.kernel(int(t), sched) for t in ts[r0:r0 + R]], dtype=np.float64).T
+    dkeys = np.zeros((len(ts), 3), dtype=np.uint64)
     dkeys[r0:r0 + R] = _noise.stream_key(seed, ts[r0:r0 + R, None], slot + np.arange(3)[None, :])
     out = np.empty((R, n))
     n_rows = program.n_sym + 1 + program.n_mem
     wsize = scores.workspace_size(target.K, target.d)
     pairs = make_pairs(_map(comp, program))
-    head = (np.ascontiguousarray(kern[:, 0]), np.ascontiguousarray(kern[:, 1]), sa, beta,
+    head = (v[0], v[1], sa, beta,
             np.ascontiguousarray(pts, dtype=np.float64), np.ascontiguousarray(logw, dtype=np.float64), *lq,
             dkeys, cw, smean, sfac)
     if backend == "cuda":
@@ -214,10 +216,10 @@ def path_log_ratios(backend: str, target, model, sampler, sched, seed: int, n: i
 
         from .cuda import THREADS, make_pairs_kernel
 
-        _, kern_ = make_pairs_kernel(pairs, n_rows, target.d, wsize)
+        _, kern = make_pairs_kernel(pairs, n_rows, target.d, wsize)
         dev = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in (*head, *args)]
         dout = cuda.to_device(out)
-        kern_[(R * n + THREADS - 1) // THREADS, THREADS](r0, dout, *dev)
+        kern[(R * n + THREADS - 1) // THREADS, THREADS](r0, dout, *dev)
         dout.copy_to_host(out)
     elif n:
         make_cpu_pairs(pairs)(r0, out, n_rows, wsize, *head, *args)
