@@ -84,16 +84,21 @@ def _gauss_convolve(p, delta, var):
     return np.maximum(out[tuple(slice(0, s_) for s_ in shape)], 0.0)
 
 
+def _newton_tol(y) -> float:
+    """The push-forward's Newton tolerance on ``|m(x) - y|`` at grid points ``y`` (both backends)."""
+    return 1e-11 * (1.0 + np.max(np.abs(y)))
+
+
 def _push_forward(p, grid, sampler, t, sched, model, x):
     """Density of ``m(U)`` at the grid points given the density ``p`` of ``U``: the preimages
     by damped Newton from ``x``, iterating all points until the worst meets the tolerance."""
     y = grid.points
-    scale = 1.0 + np.max(np.abs(y))
+    tol = _newton_tol(y)
     lin = sampler.mean_map(t, Tangent.identity(x), model, sched)
     for _ in range(60):
         resid = lin.value - y
         norm = np.linalg.norm(resid, axis=1)
-        if np.max(norm) < 1e-11 * scale:
+        if np.max(norm) < tol:
             break
         step = np.linalg.solve(lin.jac, resid[..., None])[..., 0]
         # damped Newton: halve the step where it does not reduce the residual
@@ -126,7 +131,7 @@ class _Preimages:
     def __init__(self, compiled, sampler, sched, grid):
         self.backend, self.target, self.model = compiled
         self.sampler, self.sched, self.y = sampler, sched, grid.points
-        self.tol = 1e-11 * (1.0 + np.max(np.abs(grid.points)))
+        self.tol = _newton_tol(grid.points)
         self.x = None
         self.t_hi = self.t_lo = 0
 
@@ -211,10 +216,10 @@ def _propagate_tv(target, sampler, sched, G, init, model, compiled=None):
     for t in range(sched.T, 1, -1):
         v0, v1 = sampler.kernel(t, sched)
         p = _gauss_convolve(p, grid.delta, v0)
-        x0 = math.sqrt(sched.alpha[t]) * grid.points
+        x0 = math.sqrt(sched.alpha[t]) * grid.points if push is None or restart else None
         try:
             if push is not None:
-                p = push(p, grid, t, x0 if restart else None)
+                p = push(p, grid, t, x0)
                 restart = False
             else:
                 p = _push_forward(p, grid, sampler, t, sched, model, x0)
