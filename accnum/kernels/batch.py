@@ -18,7 +18,7 @@ import numpy as np
 
 from ..score import ScoreModel
 from . import plug, scores
-from ._stable import stable, stabilize
+from ._stable import stabilize, variant
 
 
 @lru_cache(maxsize=None)
@@ -26,7 +26,7 @@ def make_point(score, score_jac):
     """One point's score (and Jacobian) into row ``i`` of ``out`` (and ``J``), shared by the
     CPU block loop and the CUDA thread."""
 
-    @numba.njit(cache=True, error_model="numpy", _nrt=False)
+    @variant(score, score_jac, cache=True, error_model="numpy", _nrt=False)
     def point(i, x, out, J, jac, ws, xi, Ji, lw, mean, iv, U, full, p0, p1, p2, p3):
         d = x.shape[1]
         for a in range(d):
@@ -39,19 +39,19 @@ def make_point(score, score_jac):
         else:
             score(0, i, xi, out, i, ws, lw, mean, iv, U, full, p0, p1, p2, p3)
 
-    return stable(point, score, score_jac)
+    return point
 
 
 @lru_cache(maxsize=None)
 def _cpu_points(score, score_jac):
     point = make_point(score, score_jac)
 
-    @numba.njit(cache=True, error_model="numpy", _nrt=False)
+    @variant(score, score_jac, cache=True, error_model="numpy", _nrt=False)
     def block(lo, hi, x, out, J, jac, ws, xi, Ji, lw, mean, iv, U, full, p0, p1, p2, p3):
         for i in range(lo, hi):
             point(i, x, out, J, jac, ws, xi, Ji, lw, mean, iv, U, full, p0, p1, p2, p3)
 
-    @numba.njit(parallel=True, cache=True, error_model="numpy")
+    @variant(score, score_jac, parallel=True, cache=True, error_model="numpy")
     def kernel(x, out, J, jac, wsize, lw, mean, iv, U, full, p0, p1, p2, p3):
         n, d = x.shape
         blocks = (n + 63) // 64
@@ -59,8 +59,7 @@ def _cpu_points(score, score_jac):
             ws, xi, Ji = np.empty(wsize), np.empty(d), np.empty((d, d))
             block(blk * 64, min(n, (blk + 1) * 64), x, out, J, jac, ws, xi, Ji, lw, mean, iv, U, full, p0, p1, p2, p3)
 
-    stable(block, score, score_jac)
-    return stable(kernel, score, score_jac)
+    return kernel
 
 
 class KernelScore(ScoreModel):
@@ -77,10 +76,10 @@ class KernelScore(ScoreModel):
         comp = plug.component(self.model, self.target, one)
         if jac and not comp.has_jacobian:
             return self.model.score_and_jacobian(alpha_bar, x)   # raises its own message
-        lw, mean, iv, U, full = scores.mixture_tables(self.target, comp.abars)
+        lw, mean, iv, U, full = scores.mixture_tables(comp.mixture, comp.abars)
         out = np.zeros((n, d))
         J = np.zeros((n, d, d) if jac else (1, d, d))
-        wsize = scores.workspace_size(self.target.K, d)
+        wsize = scores.workspace_size(comp.mixture.K, d)
         if self.backend == "cuda" and n:
             from numba import cuda
 

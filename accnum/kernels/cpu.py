@@ -11,7 +11,7 @@ import numba
 import numpy as np
 
 from .step import make_sample
-from ._stable import stable, stabilize
+from ._stable import stabilize, variant
 
 BLOCK = 64
 
@@ -21,7 +21,7 @@ def make_cpu_kernel(run):
 
     one = make_sample(run)
 
-    @numba.njit(cache=True, error_model="numpy", _nrt=False)
+    @variant(run, cache=True, error_model="numpy", _nrt=False)
     def block(lo, hi, y, logdet, bad, jac, draw_init, init_key, sym, pt, ws, tan, tpt, J, lu,
               steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
               lw, mean, iv, U, full, p0, p1, p2, p3):
@@ -32,7 +32,7 @@ def make_cpu_kernel(run):
                 steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                 lw, mean, iv, U, full, p0, p1, p2, p3)
 
-    @numba.njit(parallel=True, cache=True, error_model="numpy")
+    @variant(run, parallel=True, cache=True, error_model="numpy")
     def kernel(y, logdet, bad, jac, draw_init, init_key, n_rows, wsize,
                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                lw, mean, iv, U, full, p0, p1, p2, p3):
@@ -52,8 +52,7 @@ def make_cpu_kernel(run):
                   steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                   lw, mean, iv, U, full, p0, p1, p2, p3)
 
-    stable(block, run)
-    return stable(kernel, run)
+    return kernel
 
 
 stabilize(globals())

@@ -26,7 +26,7 @@ from functools import lru_cache
 import numba
 import numpy as np
 
-from ._stable import stable, stabilize
+from ._stable import stabilize, variant
 from .rng import normal, sample_key, uniform
 from .scores import mixture_logpdf
 from .step import det
@@ -95,7 +95,7 @@ def make_map(run, mean_row, simple: bool):
     row is a single evaluation (``simple``, see :func:`~accnum.kernels.step.single_rows`),
     else the executor on that row."""
 
-    @numba.njit(cache=True, error_model="numpy", inline="always", _nrt=False)
+    @variant(run, mean_row, simple, cache=True, error_model="numpy", inline="always", _nrt=False)
     def mean_map(row, i, m, sym, pt, ws, tan, tpt, J, lu, jac,
                  steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                  lw, mean, iv, U, full, p0, p1, p2, p3):
@@ -107,7 +107,7 @@ def make_map(run, mean_row, simple: bool):
                 steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                 lw, mean, iv, U, full, p0, p1, p2, p3)
 
-    return stable(mean_map, run, mean_row, simple)
+    return mean_map
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always", _nrt=False)
@@ -144,7 +144,7 @@ def make_pairs(mm):
     The loop over pairs sits inside, so that the mean map inlines into it: a call with
     these arguments costs more than a pair of ``ddpm-li``."""
 
-    @numba.njit(cache=True, error_model="numpy", _nrt=False)
+    @variant(mm, cache=True, error_model="numpy", _nrt=False)
     def pairs(j, lo, hi, r0, out, x, y, u, m, r, A, B, C, vec, sym, pt, ws, tan, tpt, J, lu,
               V0, V1, SA, BETA, pts, logw, lwq, meanq, ivq, Uq, fullq, dkeys, cw, smean, sfac,
               steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
@@ -224,7 +224,7 @@ def make_pairs(mm):
             # the hoisted constants: -d/2 log(2 pi v0) - d/2 log(2 pi v1) + d/2 log(2 pi)
             out[j, i] = top + math.log(tot) - 0.5 * d * (math.log(2.0 * math.pi * v0) + math.log(v1)) - log_q
 
-    return stable(pairs, mm)
+    return pairs
 
 
 @lru_cache(maxsize=None)
@@ -232,7 +232,7 @@ def make_cpu_pairs(pairs):
     """``out[j, i]`` = pair ``i`` of program row ``r0 + j``, for every row of ``out`` in one call:
     ``prange`` over (row, block of 64 pairs)."""
 
-    @numba.njit(parallel=True, cache=True, error_model="numpy")
+    @variant(pairs, parallel=True, cache=True, error_model="numpy")
     def kernel(r0, out, n_rows, wsize, V0, V1, SA, BETA, pts, logw, lwq, meanq, ivq, Uq, fullq, dkeys, cw, smean, sfac,
                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                lw, mean, iv, U, full, p0, p1, p2, p3):
@@ -250,7 +250,7 @@ def make_cpu_pairs(pairs):
                   steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                   lw, mean, iv, U, full, p0, p1, p2, p3)
 
-    return stable(kernel, pairs)
+    return kernel
 
 
 # ----------------------------------------------------------------- grid push-forward
@@ -262,7 +262,7 @@ def make_inverse(mm):
     ``det[j, i]`` and the iterations used in ``its[j, i]`` (-1: no convergence in 60) for row
     ``r0 + j`` (the grid TV's push-forward, :class:`accnum.metrics.grid._Preimages`)."""
 
-    @numba.njit(cache=True, error_model="numpy", inline="always", _nrt=False)
+    @variant(mm, cache=True, error_model="numpy", inline="always", _nrt=False)
     def residual(row, i, m, y, sym, pt, ws, tan, tpt, J, lu,
                  steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                  lw, mean, iv, U, full, p0, p1, p2, p3):
@@ -275,7 +275,7 @@ def make_inverse(mm):
             acc += (m[0, a] - y[a]) ** 2
         return math.sqrt(acc)
 
-    @numba.njit(cache=True, error_model="numpy", _nrt=False)
+    @variant(mm, cache=True, error_model="numpy", _nrt=False)
     def invert_points(lo, hi, r0, y, x0, x, det_out, its, tol, xi, yi, m, step, A, B, sym, pt, ws, tan, tpt, J, lu,
                       steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                       lw, mean, iv, U, full, p0, p1, p2, p3):
@@ -328,13 +328,12 @@ def make_inverse(mm):
                 for a in range(d):
                     x[j, i, a] = xi[a]
 
-    stable(residual, mm)
-    return stable(invert_points, mm)
+    return invert_points
 
 
 @lru_cache(maxsize=None)
 def make_cpu_inverse(invert_points):
-    @numba.njit(parallel=True, cache=True, error_model="numpy")
+    @variant(invert_points, parallel=True, cache=True, error_model="numpy")
     def kernel(r0, y, x0, x, det, its, tol, n_rows, wsize,
                steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                lw, mean, iv, U, full, p0, p1, p2, p3):
@@ -350,7 +349,7 @@ def make_cpu_inverse(invert_points):
                           pt, ws, tan, tpt, J, lu, steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem,
                           n_noise, keys, lw, mean, iv, U, full, p0, p1, p2, p3)
 
-    return stable(kernel, invert_points)
+    return kernel
 
 
 stabilize(globals())

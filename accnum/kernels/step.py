@@ -23,7 +23,7 @@ from functools import lru_cache
 import numba
 
 from .rng import normal, sample_key
-from ._stable import stable, stabilize
+from ._stable import stabilize, variant
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -88,7 +88,7 @@ def make_mean_row(score, score_jac):
     as the executor's general loop (to the bit), without its bookkeeping; inlined where it
     is called, since a call with the executor's arguments costs more than the evaluation."""
 
-    @numba.njit(cache=True, error_model="numpy", inline="always", _nrt=False)
+    @variant(score, score_jac, cache=True, error_model="numpy", inline="always", _nrt=False)
     def mean_row(r, i, Y, yr, sym, pt, ws, tan, J, jac, stage_coef, out_coef, lw, mean, iv, U, full, p0, p1, p2, p3):
         d = Y.shape[1]
         c_in, c_y, c_s = stage_coef[r, 0, 0], out_coef[r, 0], out_coef[r, 1]
@@ -104,7 +104,7 @@ def make_mean_row(score, score_jac):
         for a in range(d):
             Y[yr, a] = c_y * Y[yr, a] + c_s * sym[1, a]
 
-    return stable(mean_row, score, score_jac)
+    return mean_row
 
 
 def single_rows(program) -> bool:
@@ -117,7 +117,7 @@ def make_runner(score, score_jac):
 
     mean_row = make_mean_row(score, score_jac)
 
-    @numba.njit(cache=True, error_model="numpy", _nrt=False)
+    @variant(score, score_jac, cache=True, error_model="numpy", _nrt=False)
     def run(i, Y, yr, sym, pt, ws, tan, tpt, J, lu, jac, r_lo, r_hi,
             steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
             lw, mean, iv, U, full, p0, p1, p2, p3):
@@ -221,13 +221,13 @@ def make_runner(score, score_jac):
             _, logdet = slogdet(lu)
         return bad, logdet
 
-    return stable(run, score, score_jac)
+    return run
 
 
 def make_sample(run):
     """One sample of a sampling kernel, shared by the CPU block loop and the CUDA thread."""
 
-    @numba.njit(cache=True, error_model="numpy", _nrt=False)
+    @variant(run, cache=True, error_model="numpy", _nrt=False)
     def sample_one(i, y, logdet, bad, jac, draw_init, init_key, sym, pt, ws, tan, tpt, J, lu,
                    steps, stages, stage_abar, stage_coef, out_coef, mem_coef, n_mem, n_noise, keys,
                    lw, mean, iv, U, full, p0, p1, p2, p3):
@@ -242,7 +242,7 @@ def make_sample(run):
         bad[i] = b
         logdet[i] = ld
 
-    return stable(sample_one, run)
+    return sample_one
 
 
 stabilize(globals())
