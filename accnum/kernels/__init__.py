@@ -19,13 +19,10 @@ from ..score import ExactScore
 from . import plug, scores
 from .plug import compilable
 from .program import Program, trace
+from ..errors import BackendUnavailable, InvalidInput
 
 BACKENDS = ("numpy", "cpu", "cuda", "auto")
 _CUDA_HINT = 'pip install "accnum[cuda]" (numba-cuda), and run on a machine with an NVIDIA GPU or set NUMBA_ENABLE_CUDASIM=1'
-
-
-class BackendUnavailable(RuntimeError):
-    """The requested backend cannot run on this machine (the message says how to get it)."""
 
 
 def cuda_status() -> tuple[str, str]:
@@ -33,8 +30,16 @@ def cuda_status() -> tuple[str, str]:
     import numba
 
     if numba.config.ENABLE_CUDASIM:
+        if not _numba_cuda_installed():   # numba's own simulator cannot type accnum's kernels
+            return "none", "NUMBA_ENABLE_CUDASIM=1 is set but numba-cuda is not installed"
         return "simulator", "NUMBA_ENABLE_CUDASIM=1 (CUDA simulator, slow)"
     return _cuda_device()
+
+
+def _numba_cuda_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("numba_cuda") is not None
 
 
 @lru_cache(maxsize=1)
@@ -64,7 +69,8 @@ def resolve_backend(backend: str, model=None) -> str:
     if backend == "cuda":
         state, why = cuda_status()
         if state == "none":
-            raise BackendUnavailable(f"backend 'cuda' is not usable here: {why}; {_CUDA_HINT}")
+            hint = 'pip install "accnum[cuda]" (numba-cuda)' if "CUDASIM" in why else _CUDA_HINT
+            raise BackendUnavailable(f"backend 'cuda' is not usable here: {why}; {hint}")
     return backend
 
 
@@ -82,8 +88,8 @@ def _cpu_kernel(score, score_jac):
     return make_cpu_kernel(_runner(score, score_jac))
 
 
-def _args(program: Program, comp, target, seed):
-    lw, mean, iv, U, full = scores.mixture_tables(target, comp.abars)
+def _args(program: Program, comp, seed):
+    lw, mean, iv, U, full = scores.mixture_tables(comp.mixture, comp.abars)
     return (program.steps, program.stages, program.stage_abar, program.stage_coef, program.out_coef,
             program.mem_coef, program.n_mem, program.n_noise, program.noise_keys(seed),
             lw, mean, iv, U, full) + tuple(comp.params)
@@ -98,7 +104,7 @@ def execute(backend: str, target, model, sampler, sched, y0, seed: int, to: int 
     program = trace(sampler, sched, to)
     comp = plug.component(model, target, program)
     if jac and not comp.has_jacobian:
-        raise ValueError("the 'noise' perturbation has no Jacobian: exact deterministic metrics and path KL are "
+        raise InvalidInput("the 'noise' perturbation has no Jacobian: exact deterministic metrics and path KL are "
                          "undefined under it (use a sample metric: sliced-w2, energy, w1, ks)")
     draw = isinstance(y0, (int, np.integer))
     n, d = (int(y0), target.d) if draw else y0.shape
@@ -106,8 +112,8 @@ def execute(backend: str, target, model, sampler, sched, y0, seed: int, to: int 
     logdet, bad = np.zeros(n), np.zeros(n, dtype=np.int64)
     init_key = _noise.stream_key(seed, 0, 0)
     n_rows = program.n_sym + 1 + program.n_mem
-    wsize = scores.workspace_size(target.K, d)
-    args = _args(program, comp, target, seed)
+    wsize = scores.workspace_size(max(target.K, comp.mixture.K), d)
+    args = _args(program, comp, seed)
     if n:
         if backend == "cpu":
             _cpu_kernel(comp.score, comp.score_jac)(y, logdet, bad, 2 if jac else 0, draw, init_key, n_rows, wsize,
@@ -118,7 +124,7 @@ def execute(backend: str, target, model, sampler, sched, y0, seed: int, to: int 
             launch(_runner(comp.score, comp.score_jac), y, logdet, bad, 2 if jac else 0, draw, init_key, n_rows, wsize,
                    args)
         else:  # pragma: no cover - callers resolve the backend first
-            raise ValueError(f"backend {backend!r} has no kernels")
+            raise InvalidInput(f"backend {backend!r} has no kernels")
     plug.advance_counters(model, program)
     return y, logdet, bad
 
@@ -140,7 +146,7 @@ def _mean_map_args(sampler, sched, model, target):
     if hit is not None and hit[0] is program and hit[1] is model and hit[2] is target:
         return hit[3:]
     comp = plug.component(model, target, program)
-    out = (program, comp, _args(program, comp, target, 0))
+    out = (program, comp, _args(program, comp, 0))
     if type(model) is ExactScore:
         if len(_MEAN_MAP_ARGS) > 64:
             _MEAN_MAP_ARGS.clear()
@@ -194,7 +200,7 @@ def path_log_ratios(backend: str, target, model, sampler, sched, seed: int, n: i
     from .pathkl import make_cpu_pairs, make_pairs
 
     if not sched.T >= t_hi >= t_lo >= 2:
-        raise ValueError(f"steps must satisfy T >= t_hi >= t_lo >= 2, got t_hi = {t_hi}, t_lo = {t_lo}")
+        raise InvalidInput(f"steps must satisfy T >= t_hi >= t_lo >= 2, got t_hi = {t_hi}, t_lo = {t_lo}")
     program, comp, args = _mean_map_args(sampler, sched, model, target)
     r0, R = sched.T - t_hi, t_hi - t_lo + 1
     ts = np.arange(sched.T, 1, -1)
@@ -206,7 +212,7 @@ def path_log_ratios(backend: str, target, model, sampler, sched, seed: int, n: i
     dkeys[r0:r0 + R] = _noise.stream_key(seed, ts[r0:r0 + R, None], slot + np.arange(3)[None, :])
     out = np.empty((R, n))
     n_rows = program.n_sym + 1 + program.n_mem
-    wsize = scores.workspace_size(target.K, target.d)
+    wsize = scores.workspace_size(max(target.K, comp.mixture.K), target.d)
     pairs = make_pairs(_map(comp, program))
     head = (v[0], v[1], sa, beta,
             np.ascontiguousarray(pts, dtype=np.float64), np.ascontiguousarray(logw, dtype=np.float64), *lq,
@@ -236,7 +242,7 @@ def invert_mean_maps(backend: str, target, model, sampler, sched, t_hi: int, t_l
     from .pathkl import make_cpu_inverse, make_inverse
 
     if not sched.T >= t_hi >= t_lo >= 2:
-        raise ValueError(f"steps must satisfy T >= t_hi >= t_lo >= 2, got t_hi = {t_hi}, t_lo = {t_lo}")
+        raise InvalidInput(f"steps must satisfy T >= t_hi >= t_lo >= 2, got t_hi = {t_hi}, t_lo = {t_lo}")
     program, comp, args = _mean_map_args(sampler, sched, model, target)
     r0, R = sched.T - t_hi, t_hi - t_lo + 1
     y = np.ascontiguousarray(y, dtype=np.float64)
@@ -244,7 +250,7 @@ def invert_mean_maps(backend: str, target, model, sampler, sched, t_hi: int, t_l
     n, d = y.shape
     x, det, its = np.empty((R, n, d)), np.empty((R, n)), np.empty((R, n), dtype=np.int64)
     n_rows = program.n_sym + 1 + program.n_mem
-    wsize = scores.workspace_size(target.K, d)
+    wsize = scores.workspace_size(max(target.K, comp.mixture.K), d)
     one = make_inverse(_map(comp, program))
     if backend == "cuda":
         from numba import cuda

@@ -16,6 +16,7 @@ from .. import noise as _noise
 from .. import perturb
 from ..score import ExactScore
 from . import scores
+from ..errors import InvalidInput
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Component:
     score_jac: object
     params: tuple          # p0, p1, p2, p3
     abars: np.ndarray      # (Q,) noise level the mixture tables are built at
+    mixture: object = None  # the mixture whose exact score the tables hold: the model's own, never the target
     has_jacobian: bool = True
 
 
@@ -45,23 +47,23 @@ def compilable(model) -> bool:
 def component(model, target, program) -> Component:
     """The compiled form of ``model`` for ``program``'s evaluations; ``ValueError`` if none."""
     if not compilable(model):
-        raise ValueError(f"score model {type(model).__name__} has no compiled form; use backend='numpy'")
+        raise InvalidInput(f"score model {type(model).__name__} has no compiled form; use backend='numpy'")
     abars = program.stage_abar.reshape(-1).copy()
     base = (_EMPTY, _EMPTY, _EMPTY, _EMPTY_KEYS)
     if type(model) is ExactScore:
-        return Component("exact", scores.mixture_score, scores.mixture_score_jac, base, abars)
+        return Component("exact", scores.mixture_score, scores.mixture_score_jac, base, abars, model.target)
     if type(model) is perturb.SmoothField:
         p = (np.ascontiguousarray(model.amplitude * model.A), np.ascontiguousarray(model.frequency * model.omega0),
              model.phase.copy(), _EMPTY_KEYS)
-        return Component("smooth", scores.smooth_score, scores.smooth_score_jac, p, abars)
+        return Component("smooth", scores.smooth_score, scores.smooth_score_jac, p, abars, model.target)
     if type(model) in (perturb.Scale, perturb.Bias):
         scale = 1.0 + model.delta if type(model) is perturb.Scale else 1.0
         bias = model.vector.copy() if type(model) is perturb.Bias else np.zeros(target.d)
         return Component("affine", scores.affine_score, scores.affine_score_jac,
-                         (np.array([scale]), bias, _EMPTY, _EMPTY_KEYS), abars)
+                         (np.array([scale]), bias, _EMPTY, _EMPTY_KEYS), abars, model.target)
     if type(model) is perturb.TimeMismatch:
         shifted = np.array([model._wrong(float(a)) for a in abars])
-        return Component("time", scores.mixture_score, scores.mixture_score_jac, base, shifted)
+        return Component("time", scores.mixture_score, scores.mixture_score_jac, base, shifted, model.target)
     # EvaluationNoise: one counter-generator key per evaluation, in call order
     S = program.n_stage
     keys = np.zeros(len(abars), dtype=np.uint64)
@@ -71,7 +73,7 @@ def component(model, target, program) -> Component:
             e += 1
             keys[r * S + st] = _noise.stream_key(model.seed, 2**31 + e, 7)
     return Component("noise", scores.noisy_score, scores.no_jacobian,
-                     (np.array([model.sigma]), _EMPTY, _EMPTY, keys), abars, has_jacobian=False)
+                     (np.array([model.sigma]), _EMPTY, _EMPTY, keys), abars, model.target, has_jacobian=False)
 
 
 def advance_counters(model, program, r_lo: int = 0, r_hi: int | None = None) -> None:
