@@ -12,6 +12,7 @@ Score models map a tangent ``(x, D)`` to ``(s(x), J(x) D)``.
 from __future__ import annotations
 
 import numpy as np
+from .errors import InvalidType
 
 
 class Tangent:
@@ -48,7 +49,7 @@ class Tangent:
 
     def __mul__(self, c):
         if isinstance(c, (Tangent, np.ndarray)):
-            raise TypeError("a Tangent is multiplied by scalars only: sampler steps are linear")
+            raise InvalidType("a Tangent is multiplied by scalars only: sampler steps are linear")
         return Tangent(c * self.value, c * self.jac)
 
     __rmul__ = __mul__

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 from scipy import stats
+from ..errors import InvalidInput
 
 
 def fit_slope(x, y, level: float = 0.95) -> dict:
@@ -18,7 +19,7 @@ def fit_slope(x, y, level: float = 0.95) -> dict:
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     m = x.size
     if m < 2:
-        raise ValueError("an order needs at least two values of T")
+        raise InvalidInput("an order needs at least two values of T")
     xm = x - x.mean()
     sxx = float(xm @ xm)
     slope = float(xm @ (y - y.mean()) / sxx)
