@@ -17,6 +17,7 @@ from scipy.linalg import solve_triangular
 from scipy.special import logsumexp, ndtr
 
 from .. import _checks, noise
+from ..errors import InvalidInput, InvalidType
 
 _LOG_2PI = math.log(2.0 * math.pi)
 #: counter-generator stream of ``GaussianMixture.sample`` (steps 0..T belong to samplers)
@@ -35,57 +36,58 @@ class GaussianMixture:
         w = _checks.finite("weights", _checks.as_float_array("weights", weights, ndim=(1,)))
         K = w.shape[0]
         if K < 1:
-            raise ValueError("weights must hold at least one component")
+            raise InvalidInput("weights must hold at least one component")
         if np.any(w < 0):
-            raise ValueError("weights must be non-negative")
-        total = w.sum()
-        if total <= 0:
-            raise ValueError("weights must not all be zero")
+            raise InvalidInput("weights must be non-negative")
+        if not np.any(w > 0):
+            raise InvalidInput("weights must not all be zero")
         if normalize:
-            w = w / total
-        elif abs(total - 1.0) > 1e-9:
-            raise ValueError(f"weights must sum to 1 (got {total:.12g}); pass normalize=True to rescale")
+            w = w / np.max(w)      # first by the largest: a sum of huge weights would overflow
+            w = w / w.sum()
+        elif abs(w.sum() - 1.0) > 1e-9:
+            total = w.sum()
+            raise InvalidInput(f"weights must sum to 1 (got {total:.12g}); pass normalize=True to rescale")
 
         mu = _checks.finite("means", _checks.as_float_array("means", means, ndim=(1, 2)))
         if mu.ndim == 1:
             mu = mu[:, None]
         if mu.shape[0] != K:
-            raise ValueError(f"means must have {K} rows (one per weight), got shape {mu.shape}")
+            raise InvalidInput(f"means must have {K} rows (one per weight), got shape {mu.shape}")
         d = mu.shape[1]
         if d < 1:
-            raise ValueError("means must have at least one column")
+            raise InvalidInput("means must have at least one column")
 
         cov = _checks.finite("covariances", _checks.as_float_array("covariances", covariances, ndim=(1, 2, 3)))
         if cov.shape[0] != K:
-            raise ValueError(f"covariances must have {K} entries (one per weight), got shape {cov.shape}")
+            raise InvalidInput(f"covariances must have {K} entries (one per weight), got shape {cov.shape}")
         if cov.ndim == 1:
             kind, var = "isotropic", np.repeat(cov[:, None], d, axis=1)
         elif cov.ndim == 2:
             if cov.shape[1] != d:
-                raise ValueError(f"diagonal covariances must have shape ({K}, {d}), got {cov.shape}")
+                raise InvalidInput(f"diagonal covariances must have shape ({K}, {d}), got {cov.shape}")
             kind, var = "diagonal", cov
         else:
             if cov.shape[1:] != (d, d):
-                raise ValueError(f"full covariances must have shape ({K}, {d}, {d}), got {cov.shape}")
+                raise InvalidInput(f"full covariances must have shape ({K}, {d}, {d}), got {cov.shape}")
             kind, var = "full", None
         if var is not None and np.any(var <= 0):
-            raise ValueError("covariances must be positive")
+            raise InvalidInput("covariances must be positive")
         chol = None
         if kind == "full":
             scale = np.max(np.abs(cov), axis=(1, 2))
             asym = np.max(np.abs(cov - np.swapaxes(cov, 1, 2)), axis=(1, 2))
             bad = np.nonzero(asym > 1e-10 * scale)[0]
             if bad.size:
-                raise ValueError(f"covariances[{bad[0]}] is not symmetric")
+                raise InvalidInput(f"covariances[{bad[0]}] is not symmetric")
             cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
             chol = np.empty_like(cov)
             for k in range(K):
                 try:
                     chol[k] = np.linalg.cholesky(cov[k])
                 except np.linalg.LinAlgError:
-                    raise ValueError(f"covariances[{k}] is not positive definite") from None
+                    raise InvalidInput(f"covariances[{k}] is not positive definite") from None
                 if not np.all(np.diag(chol[k]) > 0):
-                    raise ValueError(f"covariances[{k}] is not positive definite")
+                    raise InvalidInput(f"covariances[{k}] is not positive definite")
 
         self.weights, self.means, self.covariances = w, mu, cov
         self.K, self.d, self.kind = K, d, kind
@@ -217,7 +219,7 @@ class GaussianMixture:
     def cdf(self, x) -> np.ndarray:
         """Cumulative distribution function; one-dimensional mixtures only."""
         if self.d != 1:
-            raise ValueError(f"cdf needs a one-dimensional target, this one has d = {self.d}")
+            raise InvalidInput(f"cdf needs a one-dimensional target, this one has d = {self.d}")
         x = _checks.as_float_array("x", x)
         sd = np.sqrt(self._var[:, 0])
         return np.sum(self.weights * ndtr((x[..., None] - self.means[:, 0]) / sd), axis=-1)
@@ -306,14 +308,20 @@ class GaussianMixture:
     @classmethod
     def from_dict(cls, data, source: str = "target") -> GaussianMixture:
         if not isinstance(data, dict):
-            raise ValueError(f"{source}: expected a JSON object with weights, means, covariances")
+            raise InvalidInput(f"{source}: expected a JSON object with weights, means, covariances")
         for key in ("weights", "means", "covariances"):
             if key not in data:
-                raise ValueError(f"{source}: missing key {key!r}")
+                raise InvalidInput(f"{source}: missing key {key!r}")
+        unknown = sorted(set(data) - {"weights", "means", "covariances", "normalize"})
+        if unknown:
+            raise InvalidInput(f"{source}: unknown key {unknown[0]!r} (valid: weights, means, covariances, normalize)")
+        normalize = data.get("normalize", False)
+        if not isinstance(normalize, bool):
+            raise InvalidInput(f"{source}: normalize must be true or false (a JSON boolean), got {normalize!r}")
         try:
-            return cls(data["weights"], data["means"], data["covariances"], normalize=bool(data.get("normalize", False)))
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{source}: {err}") from None
+            return cls(data["weights"], data["means"], data["covariances"], normalize=normalize)
+        except (InvalidInput, InvalidType) as err:
+            raise InvalidInput(f"{source}: {err}") from None
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> GaussianMixture:
@@ -323,9 +331,13 @@ class GaussianMixture:
             with open(path, encoding="utf-8") as fh:
                 data = json.load(fh)
         except FileNotFoundError:
-            raise ValueError(f"{source}: no such file") from None
+            raise InvalidInput(f"{source}: no such file") from None
         except (OSError, UnicodeDecodeError) as err:
-            raise ValueError(f"{source}: cannot read ({err})") from None
+            raise InvalidInput(f"{source}: cannot read ({err})") from None
         except json.JSONDecodeError as err:
-            raise ValueError(f"{source} is not valid JSON: {err.msg} at line {err.lineno}") from None
+            raise InvalidInput(f"{source} is not valid JSON: {err.msg} at line {err.lineno}") from None
+        except RecursionError:
+            raise InvalidInput(f"{source} is nested too deeply to be a target file "
+                               "(weights, means and covariances are at most three levels deep)") from None
         return cls.from_dict(data, source)
+
