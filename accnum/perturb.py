@@ -26,8 +26,12 @@ import numpy as np
 from . import _checks, noise
 from .schedules import alpha_bar_from_log_snr, log_snr
 from .score import ExactScore, ScoreModel
+from .targets import resolve as resolve_target
+from .errors import InvalidInput
 
 KINDS = ("smooth", "bias", "scale", "time", "noise")
+#: eps_score is a root mean square: its square, the quantity the assumption bounds, must be a float64
+EPS_MAX = 1e150
 JACOBIAN_KINDS = ("smooth",)      # kinds whose Jacobian error is a free dial
 
 
@@ -39,8 +43,8 @@ class Perturbed(ScoreModel):
 
     def __init__(self, target):
         super().__init__()
-        self.target = target
-        self.exact = ExactScore(target)
+        self.target = resolve_target(target)
+        self.exact = ExactScore(self.target)
 
     def error(self, alpha_bar, x):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -104,7 +108,7 @@ class Bias(Perturbed):
         super().__init__(target)
         v = _checks.finite("bias", _checks.as_float_array("bias", vector, ndim=(1,)))
         if v.shape != (target.d,):
-            raise ValueError(f"bias must have shape ({target.d},), got {v.shape}")
+            raise InvalidInput(f"bias must have shape ({target.d},), got {v.shape}")
         self.vector = v
 
     def error(self, alpha_bar, x):
@@ -114,7 +118,7 @@ class Bias(Perturbed):
         return np.zeros((x.shape[0], x.shape[1], x.shape[1]))
 
     def describe(self):
-        return f"bias(|b|={np.linalg.norm(self.vector):.4g})"
+        return f"bias(|b|={math.hypot(*self.vector):.4g})"   # hypot: no overflow
 
 
 class Scale(Perturbed):
@@ -165,6 +169,7 @@ class EvaluationNoise(Perturbed):
 
     kind = "noise"
     has_jacobian = False
+    deterministic = False
 
     def __init__(self, target, sigma: float, seed: int = 0):
         super().__init__(target)
@@ -177,7 +182,7 @@ class EvaluationNoise(Perturbed):
         return self.sigma * noise.normals(self.seed, 2**31 + self._evals, 7, x.shape[0], x.shape[1])
 
     def score_and_jacobian(self, alpha_bar, x):
-        raise ValueError("the 'noise' perturbation has no Jacobian: exact deterministic metrics and path KL are "
+        raise InvalidInput("the 'noise' perturbation has no Jacobian: exact deterministic metrics and path KL are "
                          "undefined under it (use a sample metric: sliced-w2, energy, w1, ks)")
 
     def describe(self):
@@ -188,9 +193,13 @@ def make(kind: str, target, param: float, seed: int = 0, frequency: float = 0.0,
     """A perturbation of ``kind`` with its main parameter ``param`` (amplitude, |bias|,
     delta or sigma); ``frequency`` is the smooth field's second dial."""
     _checks.choice("kind", kind, KINDS)
+    target = resolve_target(target)
+    param = _checks.real("param", param)
+    seed = _checks.seed(seed)
     if kind == "smooth":
         return SmoothField(target, param, frequency, features, seed)
     if kind == "bias":
+        param = _checks.real("param", param, low=0.0)
         rng = np.random.default_rng([seed, 9])
         v = rng.standard_normal(target.d)
         return Bias(target, param * v / np.linalg.norm(v))
@@ -208,14 +217,18 @@ def calibrated(kind: str, target, schedule, eps_score: float, eps_jacobi: float 
     from .assumptions import _draws, measure_on
 
     _checks.choice("kind", kind, KINDS)
-    eps_score = _checks.real("eps_score", eps_score, low=0.0)
+    target = resolve_target(target)
+    schedule = _checks.schedule(schedule)
+    eps_score = _checks.real("eps_score", eps_score, low=0.0, high=EPS_MAX, high_open=True)
+    n = _checks.integer("n", n, minimum=10)
+    seed = _checks.seed(seed)
     if eps_jacobi is not None:
         eps_jacobi = _checks.real("eps_jacobi", eps_jacobi, low=0.0)
     if eps_jacobi and kind not in JACOBIAN_KINDS:
-        raise ValueError(f"kind {kind!r} has no Jacobian dial (eps_jacobi must be 0 or omitted); only 'smooth' sets "
+        raise InvalidInput(f"kind {kind!r} has no Jacobian dial (eps_jacobi must be 0 or omitted); only 'smooth' sets "
                          "eps_jacobi independently")
     if kind == "smooth" and eps_jacobi and eps_score == 0:
-        raise ValueError("eps_jacobi > 0 needs eps_score > 0 for kind 'smooth' (its Jacobian error is a * |Omega| "
+        raise InvalidInput("eps_jacobi > 0 needs eps_score > 0 for kind 'smooth' (its Jacobian error is a * |Omega| "
                          "times the field)")
     if eps_score == 0:
         return make(kind, target, 0.0, seed, 0.0, features)

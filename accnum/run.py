@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _checks, kernels
+from . import _checks, _memory, kernels
 from . import noise as _noise
 from .samplers import get as get_sampler
 from .schedules import Schedule
 from .score import ExactScore, ScoreModel
 from .targets import resolve as resolve_target
+from .errors import InvalidInput, InvalidType, MissingCapability, NumericalFailure, UntraceableStep
 
 BACKENDS = kernels.BACKENDS
 
@@ -62,7 +63,7 @@ def initial_points(target, sched: Schedule, n: int, seed: int, init="gaussian") 
         return target.diffused(sched.alpha_bar[sched.T])._sample_stream(n, seed, 0)
     arr = _checks.as_float_array("init", init, ndim=(2,))
     if arr.shape != (n, target.d):
-        raise ValueError(f"init must have shape ({n}, {target.d}), got {arr.shape}")
+        raise InvalidInput(f"init must have shape ({n}, {target.d}), got {arr.shape}")
     return _checks.finite("init", arr.copy())
 
 
@@ -70,23 +71,53 @@ def _check_noise(noise, sampler, sched, n, d) -> np.ndarray:
     arr = _checks.finite("noise", _checks.as_float_array("noise", noise, ndim=(4,)))
     want = (sched.T + 1, sampler.facts.normals, n, d)
     if arr.shape != want:
-        raise ValueError(f"noise must have shape (T+1, k, n, d) = {want} for {sampler.name}, got {arr.shape}")
+        raise InvalidInput(f"noise must have shape (T+1, k, n, d) = {want} for {sampler.name}, got {arr.shape}")
     return arr
 
 
-def _backend_for(backend, model, noise) -> str:
-    """The backend that runs (see :func:`accnum.kernels.resolve_backend`); kernels take
-    generated noise and the scores of :mod:`accnum.perturb` only."""
+def _backend_for(backend, model, noise, trace=None) -> str:
+    """The backend that runs (see :func:`accnum.kernels.resolve_backend`).  The kernels draw
+    their own noise, need a score model with a compiled form and a step they can trace
+    (``trace()`` traces it, raising :class:`~accnum.errors.UntraceableStep`): ``auto`` runs
+    what they cannot take on ``numpy``; an explicit ``cpu``/``cuda`` refuses it in one line."""
     _checks.choice("backend", backend, BACKENDS)
     if backend == "auto" and noise is not None:
         return "numpy"
+    explicit = backend in ("cpu", "cuda")
     backend = kernels.resolve_backend(backend, model)
     if backend in ("cpu", "cuda"):
         if noise is not None:
-            raise ValueError(f"noise arrays run on backend 'numpy' only (backend {backend!r} draws its own noise)")
+            raise InvalidInput(f"noise arrays run on backend 'numpy' only (backend {backend!r} draws its own noise)")
         if not kernels.compilable(model):
-            raise ValueError(f"score model {type(model).__name__} has no compiled form; use backend='numpy' or 'auto'")
+            raise MissingCapability(f"score model {type(model).__name__} has no compiled form; use backend='numpy' "
+                                    "or 'auto'")
+        if trace is not None:
+            try:
+                trace()
+            except UntraceableStep:
+                if explicit:
+                    raise
+                return "numpy"
     return backend
+
+
+def resolve_score(score, target) -> ScoreModel:
+    """``score`` checked against ``target`` (None: the target's exact score)."""
+    if score is None:
+        return ExactScore(target)
+    if not isinstance(score, ScoreModel):
+        raise InvalidType(f"score must be a ScoreModel (e.g. accnum.ExactScore(target)), got {type(score).__name__}")
+    d = getattr(getattr(score, "target", None), "d", None)
+    if d is not None and d != target.d:
+        raise InvalidInput(f"score is the score of a {d}-dimensional mixture, but the target has d = {target.d}")
+    return score
+
+
+def _memory_for_samples(n: int, d: int, K: int, backend: str) -> None:
+    """Refuse ``n`` samples that cannot fit: the kernels hold the points and a few per-sample
+    numbers; the NumPy reference also (n, K, d) temporaries of the score."""
+    per_sample = 8.0 * (4 * d + 4) if backend in ("cpu", "cuda") else 8.0 * (8 * K * d + 8 * d)
+    _memory.require(n * per_sample, f"{n} samples in {d} dimensions on backend {backend!r}", f"n = {n}")
 
 
 def sample(target, sampler, schedule: Schedule, n: int | None = None, seed: int = 0, init=None,
@@ -107,13 +138,12 @@ def sample(target, sampler, schedule: Schedule, n: int | None = None, seed: int 
     """
     target = resolve_target(target)
     sampler = get_sampler(sampler)
-    if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule must be a Schedule (e.g. accnum.schedules.li2024(T)), got {type(schedule).__name__}")
+    schedule = _checks.schedule(schedule)
     seed = _checks.seed(seed)
     _checks.choice("backend", backend, BACKENDS)
     to = _checks.integer("to", to, minimum=0)
     if to > 1:
-        raise ValueError(f"to must be 0 or 1, got {to}")
+        raise InvalidInput(f"to must be 0 or 1, got {to}")
     if n is None:
         if isinstance(init, np.ndarray) and init.ndim == 2:
             n = init.shape[0]
@@ -122,10 +152,9 @@ def sample(target, sampler, schedule: Schedule, n: int | None = None, seed: int 
         else:
             n = 10_000
     n = _checks.integer("n", n, minimum=1)
-    model = score if score is not None else ExactScore(target)
-    if not isinstance(model, ScoreModel):
-        raise TypeError(f"score must be a ScoreModel, got {type(model).__name__}")
-    backend = _backend_for(backend, model, noise)
+    model = resolve_score(score, target)
+    backend = _backend_for(backend, model, noise, lambda: kernels.trace(sampler, schedule, to))
+    _memory_for_samples(n, target.d, target.K, backend)
     if noise is not None:
         arr = _check_noise(noise, sampler, schedule, n, target.d)
         noise_at = lambda t: list(arr[t])
@@ -136,12 +165,23 @@ def sample(target, sampler, schedule: Schedule, n: int | None = None, seed: int 
     calls0 = model.calls
     if backend == "numpy":
         y = initial_points(target, schedule, n, seed, init)
-        x = integrate(sampler, model, schedule, y, to, noise_at, progress)
+        with np.errstate(over="ignore", invalid="ignore"):   # overflow is reported below, in one line
+            x = integrate(sampler, model, schedule, y, to, noise_at, progress)
     else:
         # N(0, I) starting points are drawn inside the kernel (same stream, step 0)
         y = n if isinstance(init, str) and init == "gaussian" else initial_points(target, schedule, n, seed, init)
         x = kernels.execute(backend, target, model, sampler, schedule, y, seed, to)[0]
+    if not np.all(np.isfinite(x)):
+        bad = int(np.count_nonzero(~np.all(np.isfinite(x), axis=1)))
+        raise NumericalFailure(f"{sampler.name} on {schedule.describe()} produced non-finite values (overflow) for {bad} "
+                               f"of {n} samples with the score model {_describe(model)}: its scores are too large for "
+                               "float64")
     return SampleResult(
         x=x, sampler=sampler.name, schedule=schedule.describe(), T=schedule.T, nfe=model.calls - calls0,
         seed=seed, backend=backend, to=to,
     )
+
+
+def _describe(model) -> str:
+    describe = getattr(model, "describe", None)
+    return describe() if callable(describe) else type(model).__name__

@@ -13,11 +13,13 @@ import math
 
 import numpy as np
 
+from .errors import MissingCapability
 from .tangent import Tangent
 
 
 class ScoreModel:
-    """Base class: subclasses implement :meth:`score` and :meth:`score_and_jacobian`."""
+    """Base class: subclasses implement :meth:`score` and, optionally,
+    :meth:`score_and_jacobian` (the metrics that push tangents need it)."""
 
     def __init__(self):
         self.calls = 0
@@ -25,8 +27,17 @@ class ScoreModel:
     def score(self, alpha_bar: float, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def score_and_jacobian(self, alpha_bar: float, x: np.ndarray):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def score_and_jacobian(self, alpha_bar: float, x: np.ndarray):
+        raise MissingCapability(f"score model {type(self).__name__} has no Jacobian (it defines no "
+                                "score_and_jacobian)")
+
+    #: the same x gives the same score at every call (False for a score that draws its own noise)
+    deterministic = True
+
+    @property
+    def has_jacobian(self) -> bool:
+        """Whether :meth:`score_and_jacobian` is provided (a subclass that defines it has one)."""
+        return type(self).score_and_jacobian is not ScoreModel.score_and_jacobian
 
     def __call__(self, alpha_bar: float, x):
         self.calls += 1
@@ -48,6 +59,30 @@ class ExactScore(ScoreModel):
 
     def score_and_jacobian(self, alpha_bar, x):
         return self.target.diffused(alpha_bar)._score_and_jacobian(x)
+
+
+def require_jacobian(model, metric: str, why: str) -> None:
+    """A one-line :class:`~accnum.errors.MissingCapability` when ``metric`` needs the score
+    Jacobian (``why``: what it uses it for) and ``model`` has none."""
+    if not model.has_jacobian:
+        raise MissingCapability(f"metric {metric!r} needs the score Jacobian ({why}); score model "
+                                f"{_name(model)} has none: give it score_and_jacobian(), or use a sample metric "
+                                "(sliced-w2, energy, w1, ks)")
+
+
+def require_deterministic(model, metric: str) -> None:
+    """A one-line :class:`~accnum.errors.MissingCapability` when ``metric`` integrates a
+    sampler's one-step kernel and ``model`` draws fresh noise at every evaluation."""
+    if not model.deterministic:
+        raise MissingCapability(f"metric {metric!r} needs a deterministic score (it integrates the sampler's Gaussian "
+                                f"one-step kernel); score model {_name(model)} draws fresh noise at every evaluation, "
+                                "so the kernel is a mixture over that noise: use a sample metric (sliced-w2, energy, "
+                                "w1, ks)")
+
+
+def _name(model) -> str:
+    describe = getattr(model, "describe", None)
+    return describe() if callable(describe) else type(model).__name__
 
 
 # ------------------------------------------------------------ conversions (SPEC §2)

@@ -21,21 +21,33 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _memory
 from .. import noise as _noise
+from ..errors import UntraceableStep
+
+
+class _Broken(Exception):
+    """A tracing rule a step broke (see :func:`_trace`, which names the sampler and step)."""
+
+
+def _refuse(what):
+    def method(self, *args, **kwargs):
+        raise _Broken(what)
+    return method
 
 
 class Lin:
-    """A symbolic vector ``sum_p c_p sym_p``; only sums and scalar multiples are defined."""
+    """A symbolic vector ``sum_p c_p sym_p``: only sums and multiplication by numbers are
+    defined; anything else a step might do to a point is refused with the rule it breaks."""
 
     __slots__ = ("c",)
-    __array_ufunc__ = None   # make numpy scalars defer to Lin's reflected operators
 
     def __init__(self, c: dict):
         self.c = c
 
     def __add__(self, other):
         if not isinstance(other, Lin):
-            raise TypeError("a sampler step added a constant to a point: steps must be linear in their inputs")
+            raise _Broken("adds a constant to a point (a step may add points and scale them by numbers only)")
         out = dict(self.c)
         for k, v in other.c.items():
             out[k] = out.get(k, 0.0) + v
@@ -53,16 +65,64 @@ class Lin:
         return (-self) + other
 
     def __mul__(self, a):
-        if isinstance(a, (Lin, np.ndarray)):
-            raise TypeError("a sampler step multiplied two points: steps must be linear in their inputs")
+        if isinstance(a, Lin) or not _is_number(a):
+            raise _Broken("multiplies a point by a point or an array (a step must be linear in its inputs: points "
+                          "may be scaled by numbers only)")
         a = float(a)
         return Lin({k: a * v for k, v in self.c.items()})
 
     __rmul__ = __mul__
 
     def __truediv__(self, a):
+        if isinstance(a, Lin) or not _is_number(a):
+            raise _Broken("divides by a point or an array (a step may scale points by numbers only)")
         a = float(a)
         return Lin({k: v / a for k, v in self.c.items()})
+
+    def __rtruediv__(self, other):
+        raise _Broken("divides by a point (a step must be linear in its inputs)")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # a NumPy number on the left (``np.float64(b) * y``) arrives here: the same rules apply
+        if method == "__call__" and not kwargs and ufunc in _ARITHMETIC and len(inputs) == ufunc.nin:
+            return _ARITHMETIC[ufunc](*inputs)
+        raise _Broken(f"applies np.{ufunc.__name__} to a point (a step must be linear in its inputs)")
+
+    def __array_function__(self, func, types, args, kwargs):
+        raise _Broken(f"applies np.{func.__name__} to a point (a step may add points and scale them by numbers only)")
+
+    __pow__ = __rpow__ = _refuse("raises a point to a power (a step must be linear in its inputs)")
+    __abs__ = _refuse("takes the absolute value of a point (a step must be linear in its inputs)")
+    __lt__ = __le__ = __gt__ = __ge__ = _refuse("compares a point with something (the step branches on the values of "
+                                                "points; it may branch on t and the schedule only)")
+    __bool__ = _refuse("uses a point as a truth value (the step branches on the values of points; it may branch "
+                       "on t and the schedule only)")
+    __float__ = __int__ = _refuse("converts a point to a number")
+    __getitem__ = __setitem__ = _refuse("indexes into a point (a step works on whole points, not coordinate by "
+                                        "coordinate)")
+    __iter__ = _refuse("iterates over a point (a step works on whole points, not coordinate by coordinate)")
+
+    def __getattr__(self, name):
+        raise _Broken(f"reads the attribute {name!r} of a point (a point is only added and scaled by numbers)")
+
+
+_ARITHMETIC = {np.add: lambda a, b: a + b if isinstance(a, Lin) else b.__radd__(a),
+               np.subtract: lambda a, b: a - b if isinstance(a, Lin) else b.__rsub__(a),
+               np.multiply: lambda a, b: a * b if isinstance(a, Lin) else b.__rmul__(a),
+               np.true_divide: lambda a, b: a / b if isinstance(a, Lin) else b.__rtruediv__(a),
+               np.negative: lambda a: -a}
+
+
+def _is_number(a) -> bool:
+    return isinstance(a, (int, float, np.integer, np.floating)) and not isinstance(a, bool)
+
+
+class _Normals(list):
+    def __getitem__(self, j):
+        try:
+            return super().__getitem__(j)
+        except IndexError:
+            raise _Broken(f"uses the normal z[{j}] but its facts declare normals = {len(self)} per step") from None
 
 
 class _Recorder:
@@ -153,7 +213,40 @@ def trace(sampler, sched, to: int = 1, steps=None, normals: int | None = None) -
 _PROGRAMS: dict = {}
 
 
+def _traced_step(sampler, t, z, rec, sched, state):
+    """One symbolic step, checked; a broken rule becomes :class:`UntraceableStep`, naming
+    the sampler, the step and the rule, and saying how to run the sampler instead."""
+    name = getattr(sampler, "name", type(sampler).__name__)
+
+    def refuse(rule):
+        err = UntraceableStep(f"sampler {name!r} cannot run on the compiled backends: at step t = {t} it {rule}; run "
+                              "it with backend='numpy' (--backend numpy), which backend='auto' picks for it")
+        err.rule = f"at step t = {t} it {rule}"
+        return err
+
+    try:
+        out = sampler.step(t, Lin({("y",): 1.0}), z, rec, sched, state)
+    except _Broken as err:
+        raise refuse(str(err)) from None
+    except Exception as err:   # any other failure on symbolic points is a rule broken too
+        raise refuse(f"raised {type(err).__name__} ({err}) when given symbolic points, i.e. it does more than add "
+                     "points and scale them by numbers") from None
+    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)):
+        raise refuse(f"returned {type(out).__name__} instead of (new point, state dict)")
+    y, new_state = out
+    if not isinstance(y, Lin):
+        raise refuse(f"returned a {type(y).__name__} as the new point instead of a combination of its inputs")
+    for key, value in new_state.items():
+        if not isinstance(value, Lin):
+            raise refuse(f"carries a {type(value).__name__} in state[{key!r}] (state may hold points only: "
+                         "combinations of the step's inputs and evaluations; keep counters out of it and branch on t)")
+    return y, new_state
+
+
 def _trace(sampler, sched, steps, normals) -> Program:
+    # the symbolic rows (Python objects, about 2 kB a step) dominate until the arrays are built
+    _memory.require(2000.0 * len(steps), f"tracing {sampler.name}'s {len(steps)} steps into a program",
+                    f"T = {sched.T}")
     k = sampler.facts.normals if normals is None else normals
     mem_names: list[str] = []
     rows = []
@@ -161,8 +254,8 @@ def _trace(sampler, sched, steps, normals) -> Program:
     for t in steps:
         sym_state = {key: Lin({("m", key): 1.0}) for key in state}
         rec = _Recorder()
-        z = [Lin({("z", j): 1.0}) for j in range(k)]
-        y, new_state = sampler.step(t, Lin({("y",): 1.0}), z, rec, sched, sym_state)
+        z = _Normals(Lin({("z", j): 1.0}) for j in range(k))
+        y, new_state = _traced_step(sampler, t, z, rec, sched, sym_state)
         for key in new_state:
             if key not in mem_names:
                 mem_names.append(key)

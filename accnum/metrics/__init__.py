@@ -26,6 +26,7 @@ from .gaussian import closed_form
 from .grid import grid_tv
 from .path_kl import path_kl
 from .samples import sample_metrics
+from ..errors import InvalidInput
 
 METRICS = ("tv", "kl", "path-kl", "grid-tv", "gauss-kl", "gauss-w2", "gauss-tv", "sliced-w2", "energy", "w1", "ks")
 SAMPLE_METRICS = ("sliced-w2", "energy", "w1", "ks")
@@ -44,21 +45,48 @@ def default_metrics(sampler, d: int) -> tuple[str, ...]:
     return ("sliced-w2",)
 
 
+def min_n(metric: str) -> int:
+    """The smallest sample size ``metric`` accepts (grid and closed forms take none: 0)."""
+    from .exact import min_n as exact_min
+
+    return {"tv": exact_min("qmc"), "kl": exact_min("qmc"), "path-kl": 10, "sliced-w2": 50, "energy": 50, "w1": 50,
+            "ks": 50}.get(metric, 0)
+
+
+def default_n(metric: str) -> int:
+    """The sample size ``metric`` starts from when none is given (before any enlargement)."""
+    return {"tv": 8192, "kl": 8192, "path-kl": 2000}.get(metric, 20_000 if metric in SAMPLE_METRICS else 0)
+
+
+def check_memory(metric: str, n: int, target, backend: str) -> None:
+    """Refuse, before any work, a sample size ``n`` whose arrays ``metric`` cannot hold here."""
+    from ..run import _memory_for_samples
+    from .exact import _memory_for_tangents
+    from .path_kl import memory_check
+
+    if metric in ("tv", "kl"):
+        _memory_for_tangents(n, target.d, target.K, backend)
+    elif metric == "path-kl":
+        memory_check(n, target, backend)
+    elif metric in SAMPLE_METRICS:
+        _memory_for_samples(2 * n, target.d, target.K, backend)   # the samples and as many exact draws
+
+
 def check_metric(metric: str, sampler, d: int) -> None:
     """A one-line ValueError when ``metric`` cannot be computed for ``sampler`` in ``d``."""
     _checks.choice("metric", metric, METRICS)
     f = get_sampler(sampler).facts
     if metric in ("tv", "kl") and f.kind != "ode":
-        raise ValueError(f"metric {metric!r} is the exact change-of-variables metric for deterministic samplers; "
+        raise InvalidInput(f"metric {metric!r} is the exact change-of-variables metric for deterministic samplers; "
                          f"{f.name} is stochastic (use path-kl, grid-tv or a sample metric)")
     if metric == "path-kl" and f.kind != "sde":
-        raise ValueError(f"metric 'path-kl' is for stochastic samplers; {f.name} is deterministic (use tv or kl)")
+        raise InvalidInput(f"metric 'path-kl' is for stochastic samplers; {f.name} is deterministic (use tv or kl)")
     if metric == "path-kl" and d > 3:
-        raise ValueError(f"metric 'path-kl' supports d <= 3, the target has d = {d}")
+        raise InvalidInput(f"metric 'path-kl' supports d <= 3, the target has d = {d}")
     if metric == "grid-tv" and (d > 2 or (f.kind == "ode" and d > 1)):
-        raise ValueError(f"metric 'grid-tv' needs a grid in d <= 2 (d = 1 for deterministic samplers); the target has d = {d}")
+        raise InvalidInput(f"metric 'grid-tv' needs a grid in d <= 2 (d = 1 for deterministic samplers); the target has d = {d}")
     if metric in ("w1", "ks", "gauss-tv") and d != 1:
-        raise ValueError(f"metric {metric!r} is one-dimensional; the target has d = {d}")
+        raise InvalidInput(f"metric {metric!r} is one-dimensional; the target has d = {d}")
 
 
 def evaluate(metric: str, target, sampler, schedule, n: int | None = None, seed: int = 0, init: str = "gaussian",
@@ -68,6 +96,7 @@ def evaluate(metric: str, target, sampler, schedule, n: int | None = None, seed:
     from ..targets import resolve
 
     target = resolve(target)
+    schedule = _checks.schedule(schedule)
     check_metric(metric, sampler, target.d)
     kw = {} if n is None else {"n": n}
     if metric in ("tv", "kl"):

@@ -20,13 +20,13 @@ import numpy as np
 from scipy.special import ndtri
 from scipy.stats import qmc
 
-from .. import _checks, kernels
-from ..run import _backend_for, initial_points
+from .. import _checks, _memory, kernels
+from ..run import _backend_for, _describe, initial_points, resolve_score
 from ..samplers import get as get_sampler
-from ..score import ExactScore
 from ..tangent import Tangent
 from ..targets import resolve as resolve_target
-from .base import Estimate, NonInvertibleMap
+from .base import Estimate, NonInvertibleMap, require_tangents
+from ..errors import InvalidInput, InvalidType, NumericalFailure
 
 METHODS = ("qmc", "mc", "quadrature")
 
@@ -49,30 +49,48 @@ def log_rho(target, sampler, sched, x, init="gaussian", score=None, to: int = 1,
     """``log rho(x)`` for starting points ``x`` (n, d); raises :class:`NonInvertibleMap`
     naming the first step whose Jacobian determinant is not positive.  On the ``cpu`` and
     ``cuda`` backends the tangent and its log-determinant run inside the kernels."""
+    target = resolve_target(target)
     sampler = get_sampler(sampler)
+    sched = _checks.schedule(sched)
     if sampler.facts.kind != "ode":
-        raise ValueError(f"exact change-of-variables metrics need a deterministic sampler; {sampler.name} is stochastic "
-                         "(use path-kl or grid-tv)")
-    model = score if score is not None else ExactScore(target)
-    backend = _backend_for(backend, model, None)
+        raise InvalidInput(f"exact change-of-variables metrics need a deterministic sampler; {sampler.name} is stochastic "
+                           "(use path-kl or grid-tv)")
+    _checks.choice("init", init, ("gaussian", "exact"))
+    to = _checks.integer("to", to, minimum=0)
+    x, _ = _checks.points("x", x, target.d)
+    model = resolve_score(score, target)
+    require_tangents("tv", sampler, sched, model, to)
+    backend = _backend_for(backend, model, None, lambda: kernels.trace(sampler, sched, to))
+    _memory_for_tangents(x.shape[0], target.d, target.K, backend)
     if backend != "numpy":
         y, logdet, first_bad = kernels.execute(backend, target, model, sampler, sched, x, 0, to, jac=True)
         if check and np.any(first_bad):
             t = int(first_bad.max())
             raise _not_invertible(sampler, sched, t, int(np.count_nonzero(first_bad == t)), x.shape[0])
+        _check_finite(y, logdet, sampler, sched, model)
         return target.diffused(sched.alpha_bar[to]).logpdf(y) + logdet - _log_pi(x, init, target, sched)
     y = Tangent.identity(x)
     st = sampler.initial_state()
-    for t in range(sched.T, to, -1):
-        y, st = sampler.step(t, y, [], model, sched, st)
-        if check:
-            sign, _ = np.linalg.slogdet(y.jac)
-            bad = int(np.count_nonzero(sign <= 0))
-            if bad:
-                raise _not_invertible(sampler, sched, t, bad, x.shape[0])
-    _, logdet = np.linalg.slogdet(y.jac)
+    with np.errstate(over="ignore", invalid="ignore"):   # overflow is reported in one line below
+        for t in range(sched.T, to, -1):
+            y, st = sampler.step(t, y, [], model, sched, st)
+            if check:
+                sign, _ = np.linalg.slogdet(y.jac)
+                bad = int(np.count_nonzero(sign <= 0))
+                if bad and np.all(np.isfinite(y.jac)):
+                    raise _not_invertible(sampler, sched, t, bad, x.shape[0])
+        _, logdet = np.linalg.slogdet(y.jac)
+    _check_finite(y.value, logdet, sampler, sched, model)
     q1 = target.diffused(sched.alpha_bar[to])
     return q1.logpdf(y.value) + logdet - _log_pi(x, init, target, sched)
+
+
+def _check_finite(y, logdet, sampler, sched, model):
+    bad = ~(np.all(np.isfinite(y), axis=1) & np.isfinite(logdet))
+    if np.any(bad):
+        raise NumericalFailure(f"{sampler.name} on {sched.describe()} produced non-finite points or log-determinants "
+                               f"(overflow) for {int(bad.sum())} of {len(bad)} starting points with the score model "
+                               f"{_describe(model)}: its scores or Jacobians are too large for float64")
 
 
 def _integrands(lr):
@@ -92,17 +110,28 @@ def exact(target, sampler, schedule, n: int = 8192, seed: int = 0, init: str = "
     """
     target = resolve_target(target)
     sampler = get_sampler(sampler)
+    schedule = _checks.schedule(schedule)
     _checks.choice("method", method, METHODS)
     _checks.choice("init", init, ("gaussian", "exact"))
-    n = _checks.integer("n", n, minimum=2)
+    metrics = (metrics,) if isinstance(metrics, str) else metrics
+    if not isinstance(metrics, (tuple, list)) or not metrics:
+        raise InvalidType(f"metrics must be 'tv', 'kl' or a sequence of them, got {metrics!r}")
+    metrics = tuple(_checks.choice("metrics", m, ("tv", "kl")) for m in metrics)
+    n = _checks.integer("n", n, minimum=1)
+    if method == "qmc":
+        replicates = _checks.integer("replicates", replicates, minimum=2)
+    if n < min_n(method, replicates):
+        why = {"qmc": f"2 * replicates = {min_n(method, replicates)} (two points for each scrambling)",
+               "mc": "10 (for a Monte Carlo standard error)",
+               "quadrature": "11 (the halving check uses every other point)"}[method]
+        raise InvalidInput(f"n must be >= {why}, got {n}")
     seed = _checks.seed(seed)
+    _memory_for_tangents(n, target.d, target.K, "cpu")   # before the points are drawn; log_rho checks its backend's
     if method == "quadrature":
         return _quadrature(target, sampler, schedule, n, init, score, metrics, backend)
     if method == "qmc":
-        replicates = _checks.integer("replicates", replicates, minimum=2)
-        if n < 2 * replicates:
-            raise ValueError(f"n must be >= 2 * replicates = {2 * replicates} for a standard error, got {n}")
-        m = n // replicates
+        # points per scrambling: a power of two keeps the Sobol sequence balanced (and SciPy quiet)
+        m = 1 << max(1, math.ceil(math.log2(n / replicates)))
         # one batch through the sampler, split into the independent scramblings afterwards
         x = np.concatenate([_sobol_points(target, schedule, init, m, np.random.default_rng([seed, r]))
                             for r in range(replicates)])
@@ -113,11 +142,22 @@ def exact(target, sampler, schedule, n: int = 8192, seed: int = 0, init: str = "
             out[k] = Estimate(k, float(v.mean()), float(v.std(ddof=1) / math.sqrt(replicates)), m * replicates,
                               f"qmc x{replicates}")
         return out
-    if n < 10:
-        raise ValueError(f"n must be >= 10 for a Monte Carlo standard error, got {n}")
     x = initial_points(target, schedule, n, seed, init)
     ints = _integrands(log_rho(target, sampler, schedule, x, init, score, backend=backend))
     return {k: Estimate(k, float(ints[k].mean()), float(ints[k].std(ddof=1) / math.sqrt(n)), n, "mc") for k in metrics}
+
+
+def min_n(method: str = "qmc", replicates: int = 16) -> int:
+    """The smallest sample size each method accepts: two points per QMC scrambling, ten
+    Monte Carlo draws, eleven quadrature points (the halving check then has six)."""
+    return {"qmc": 2 * replicates, "mc": 10, "quadrature": 11}[method]
+
+
+def _memory_for_tangents(n: int, d: int, K: int, backend: str) -> None:
+    """The kernels hold a point, a log-determinant and a flag per sample; the NumPy
+    reference a d x d tangent per sample and the score's (n, K, d) temporaries besides."""
+    per = 8.0 * (3 * d + 3) if backend in ("cpu", "cuda") else 8.0 * (6 * d * d + 8 * K * d)
+    _memory.require(n * per, f"the exact metric's {n} points in {d} dimensions on backend {backend!r}", f"n = {n}")
 
 
 def _sobol_points(target, schedule, init, m, rng):
@@ -138,7 +178,7 @@ def _sobol_points(target, schedule, init, m, rng):
 
 def _quadrature(target, sampler, schedule, n, init, score, metrics, backend):
     if target.d != 1:
-        raise ValueError(f"method 'quadrature' is for one-dimensional targets, this one has d = {target.d}")
+        raise InvalidInput(f"method 'quadrature' is for one-dimensional targets, this one has d = {target.d}")
     if init == "gaussian":
         lo, hi = -12.0, 12.0
     else:

@@ -17,19 +17,28 @@ from scipy.special import ndtr
 
 from ..samplers import KernelSampler
 from ..samplers import get as get_sampler
-from ..score import ExactScore
+from .. import _checks, _memory
+from ..run import resolve_score
 from ..tangent import Tangent
 from ..targets import resolve as resolve_target
-from .base import Estimate
+from .base import Estimate, require_tangents
+from ..errors import InvalidInput
 
 
 def output_law(target, sampler, schedule, init: str = "gaussian", score=None):
     """Mean and covariance of ``Y_1`` for a Gaussian target."""
     target = resolve_target(target)
     sampler = get_sampler(sampler)
+    schedule = _checks.schedule(schedule)
+    _checks.choice("init", init, ("gaussian", "exact"))
     if target.K != 1:
-        raise ValueError(f"closed forms need a Gaussian target (K = 1), this one has K = {target.K}")
-    model = score if score is not None else ExactScore(target)
+        raise InvalidInput(f"closed forms need a Gaussian target (K = 1), this one has K = {target.K}")
+    if sampler.facts.kind == "sde" and not isinstance(sampler, KernelSampler):
+        raise InvalidInput(f"no closed form for {sampler.name}: a stochastic sampler needs a Gaussian one-step kernel")
+    model = resolve_score(score, target)
+    require_tangents("gauss-kl", sampler, schedule, model, mean_maps=sampler.facts.kind == "sde")
+    _memory.require(8.0 * 8 * target.d ** 2, f"the {target.d} x {target.d} covariances of the closed form",
+                    f"d = {target.d}")
     d, sched = target.d, schedule
     if init == "gaussian":
         mean, cov = np.zeros(d), np.eye(d)
@@ -44,7 +53,7 @@ def output_law(target, sampler, schedule, init: str = "gaussian", score=None):
         A = y.jac[0]
         return y.value[0], A @ cov @ A.T
     if not isinstance(sampler, KernelSampler):
-        raise ValueError(f"no closed form for {sampler.name}")
+        raise InvalidInput(f"no closed form for {sampler.name}")
     for t in range(sched.T, 1, -1):
         v0, v1 = sampler.kernel(t, sched)
         lin = sampler.mean_map(t, Tangent.identity(mean[None, :]), model, sched)

@@ -24,15 +24,17 @@ import math
 import numpy as np
 from scipy.special import ndtr
 
-from .. import _checks, kernels
+from .. import _checks, _memory, kernels
+from ..kernels.program import trace_mean_maps
 from ..kernels.batch import batch_model
-from ..run import _backend_for, integrate
+from ..run import _backend_for, integrate, resolve_score
+from ..score import require_deterministic
 from ..samplers import KernelSampler
 from ..samplers import get as get_sampler
-from ..score import ExactScore
 from ..tangent import Tangent
 from ..targets import resolve as resolve_target
-from .base import Estimate, NonInvertibleMap
+from .base import Estimate, NonInvertibleMap, require_tangents
+from ..errors import InvalidInput
 
 def _extent(target, sched, d, init):
     lo, hi = np.full(d, -8.0), np.full(d, 8.0)
@@ -247,20 +249,30 @@ def grid_tv(target, sampler, schedule, G: int | None = None, init: str = "gaussi
     """Marginal ``TV(p_{Y_1}, q_1)`` on a grid with a refinement check (see the module doc).
 
     ``G`` is the number of grid points (deterministic, 1-D; default 40001) or cells per
-    axis (stochastic; defaults 2000 in 1-D, 120 in 2-D).  On the ``cpu``/``cuda``
+    axis (stochastic; defaults 2048 in 1-D, 128 in 2-D).  On the ``cpu``/``cuda``
     backends the score evaluations on the grid run in compiled kernels.
     """
     target = resolve_target(target)
     sampler = get_sampler(sampler)
+    schedule = _checks.schedule(schedule)
     _checks.choice("init", init, ("gaussian", "exact"))
-    model = score if score is not None else ExactScore(target)
-    backend = _backend_for(backend, model, None)
-    compiled = (backend, target, model) if backend != "numpy" and getattr(model, "has_jacobian", True) else None
-    model = batch_model(model, target, backend)
+    model = resolve_score(score, target)
     d = target.d
+    if sampler.facts.kind == "sde" and isinstance(sampler, KernelSampler) and d <= 2:
+        require_deterministic(model, "grid-tv")
+        require_tangents("grid-tv", sampler, schedule, model, mean_maps=True)
+        backend = _backend_for(backend, model, None, lambda: trace_mean_maps(sampler, schedule))
+    else:
+        backend = _backend_for(backend, model, None)
+    compiled = (backend, target, model) if backend != "numpy" and model.has_jacobian else None
+    model = batch_model(model, target, backend)
+    if G is not None:
+        G = _checks.integer("G", G, minimum=10)
+        # the density, its FFT-padded copies (2^d larger, complex) and the preimages: ~ 40 numbers a cell
+        _memory.require(8.0 * 40 * float(G) ** d, f"a grid of {G}^{d} cells", f"G = {G}")
     if sampler.facts.kind == "ode":
         if d != 1:
-            raise ValueError(f"grid-tv for deterministic samplers is one-dimensional; this target has d = {d} "
+            raise InvalidInput(f"grid-tv for deterministic samplers is one-dimensional; this target has d = {d} "
                              "(use the exact tv metric)")
         G = _checks.integer("G", 40001 if G is None else G, minimum=11)
         fine, coarse = _pushed_tv(target, sampler, schedule, G, init, model)
@@ -268,9 +280,9 @@ def grid_tv(target, sampler, schedule, G: int | None = None, init: str = "gaussi
         extra = {"coarse": coarse}
     else:
         if d > 2:
-            raise ValueError(f"grid-tv needs d <= 2 (the grid has G^d cells); this target has d = {d}")
+            raise InvalidInput(f"grid-tv needs d <= 2 (the grid has G^d cells); this target has d = {d}")
         if not isinstance(sampler, KernelSampler):
-            raise ValueError(f"grid-tv needs a Gaussian one-step kernel; {sampler.name} has none")
+            raise InvalidInput(f"grid-tv needs a Gaussian one-step kernel; {sampler.name} has none")
         G = _checks.integer("G", (2048 if d == 1 else 128) if G is None else G, minimum=10)
         fine, lost = _propagate_tv(target, sampler, schedule, G, init, model, compiled)
         coarse, _ = _propagate_tv(target, sampler, schedule, G // 2, init, model, compiled)

@@ -21,14 +21,16 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.special import logsumexp
 
-from .. import _checks, kernels, noise
-from ..run import _backend_for
+from .. import _checks, _memory, kernels, noise
+from ..kernels.program import trace_mean_maps
+from ..run import _backend_for, resolve_score
+from ..score import require_deterministic
 from ..samplers import KernelSampler
 from ..samplers import get as get_sampler
-from ..score import ExactScore
 from ..tangent import Tangent
 from ..targets import resolve as resolve_target
-from .base import Estimate
+from .base import Estimate, require_tangents
+from ..errors import InvalidInput
 
 MAX_D = 3
 _SLOT = 100  # counter-stream slots of the metric's own draws (samplers use 0..k-1)
@@ -73,6 +75,15 @@ def kernel_logpdf(sampler: KernelSampler, t: int, sched, model, x: np.ndarray, y
     return logsumexp(log_f - log_phi + logw[None], axis=1)
 
 
+def memory_check(n: int, target, backend: str, nodes: int = 8) -> None:
+    """The kernels hold a log-ratio and a pair per sample and step (a chunk of steps at a
+    time); NumPy the Gauss-Hermite nodes of every pair and the score's temporaries at them."""
+    d, K = target.d, target.K
+    per_pair = 8.0 * (8 * d + 4) if backend in ("cpu", "cuda") else 8.0 * nodes ** d * (6 * d + 2 * K * d)
+    _memory.require(n * per_pair, f"path KL's {n} exact pairs per step ({nodes}^{d} quadrature nodes each) on "
+                    f"backend {backend!r}", f"n = {n}")
+
+
 def _kl_terms(log_r):
     """Per row of ``log r = log p - log q`` (one row per step): the inner KL's estimate
     ``mean(r - 1 - log r)`` and the variance of its terms."""
@@ -88,18 +99,23 @@ def path_kl(target, sampler, schedule, n: int = 2000, seed: int = 0, nodes: int 
     score evaluations at the pairs and quadrature nodes run in compiled kernels."""
     target = resolve_target(target)
     sampler = get_sampler(sampler)
+    schedule = _checks.schedule(schedule)
     if not isinstance(sampler, KernelSampler):
-        raise ValueError(f"path-kl needs a stochastic sampler with a Gaussian one-step kernel; {sampler.name} is "
+        raise InvalidInput(f"path-kl needs a stochastic sampler with a Gaussian one-step kernel; {sampler.name} is "
                          "deterministic (use the exact tv/kl metrics)")
     if target.d > MAX_D:
-        raise ValueError(f"path-kl supports d <= {MAX_D} (Gauss–Hermite tensor rule), this target has d = {target.d}")
+        raise InvalidInput(f"path-kl supports d <= {MAX_D} (Gauss–Hermite tensor rule), this target has d = {target.d}")
     n = _checks.integer("n", n, minimum=10)
     nodes = _checks.integer("nodes", nodes, minimum=2)
     seed = _checks.seed(seed)
     _checks.choice("init", init, ("gaussian", "exact"))
-    model = score if score is not None else ExactScore(target)
-    backend = _backend_for(backend, model, None)
-    compiled = backend != "numpy" and getattr(model, "has_jacobian", True)
+    model = resolve_score(score, target)
+    require_deterministic(model, "path-kl")
+    if any(sampler.kernel(t, schedule)[0] > 0 for t in range(schedule.T, 1, -1)):
+        require_tangents("path-kl", sampler, schedule, model, mean_maps=True)
+    backend = _backend_for(backend, model, None, lambda: trace_mean_maps(sampler, schedule))
+    compiled = backend != "numpy" and model.has_jacobian
+    memory_check(n, target, backend if compiled else "numpy", nodes)
     sched, d, T = schedule, target.d, schedule.T
     rule = _gh_rule(nodes, d)
 
