@@ -1,19 +1,23 @@
 """The ``accnum`` command line.
 
-Every command validates its input through the library; a ``ValueError``/``TypeError``
-becomes one line on stderr and exit status 2, with no traceback and no output file.
+Every command validates its input through the library; an :class:`~accnum.errors.AccnumError`
+(bad input, a missing capability, an unusable backend) becomes one line on stderr and exit
+status 2, with no traceback and no output file.  Any other exception is a bug and shows as
+one.  Output paths are checked before any work, and a run's files are written together
+(:class:`accnum.io.Outputs`): an error or an interrupt (SIGINT, SIGTERM) replaces nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import signal
 import sys
 
 import numpy as np
 
 from . import __version__
-from .kernels import BackendUnavailable
+from .errors import AccnumError, InvalidInput
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,7 +62,7 @@ def schedule_params(args) -> dict:
         val = getattr(args, key)
         if val is not None:
             if args.schedule != "li2024":
-                raise ValueError(f"--{key} applies to the li2024 schedule only, not {args.schedule!r}")
+                raise InvalidInput(f"--{key} applies to the li2024 schedule only, not {args.schedule!r}")
             params[key] = val
     return params
 
@@ -123,18 +127,20 @@ def cmd_targets(args):
 
 def cmd_sample(args):
     from . import sample, schedules, targets
-    from .io import check_folder, write_atomic
+    from .io import Outputs, check_file
 
-    check_folder(args.out)
+    if not args.out.endswith(".npy"):
+        raise InvalidInput(f"--out must name a .npy file, got {args.out!r}")
+    out_path = check_file(args.out, "--out")
     target = targets.resolve(args.target)
     sched = schedules.get(args.schedule, args.T, **schedule_params(args))
-    if not args.out.endswith(".npy"):
-        raise ValueError(f"--out must name a .npy file, got {args.out!r}")
     res = sample(target, args.sampler, sched, n=args.n, seed=args.seed, init=args.init, to=args.to,
                  progress=_progress(args.sampler), backend=args.backend)
     buf = io.BytesIO()
     np.save(buf, res.x)
-    write_atomic(args.out, buf.getvalue())
+    out = Outputs()
+    out.add(out_path, buf.getvalue())
+    out.commit()
     print(f"{res.x.shape[0]} samples of Y_{res.to} (d = {res.x.shape[1]}) from {res.sampler} on {res.schedule}, "
           f"{res.nfe} score evaluations each, seed {res.seed}, backend {res.backend} -> {args.out}")
     print(f"sample mean {np.array2string(res.x.mean(axis=0), precision=4)}; "
@@ -147,11 +153,11 @@ def _number_list(text: str, name: str, kind=float) -> list:
     try:
         vals = [kind(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"{name} must be a comma-separated list of {word}, got {text!r}") from None
+        raise InvalidInput(f"{name} must be a comma-separated list of {word}, got {text!r}") from None
     if not vals:
-        raise ValueError(f"{name} must not be empty")
+        raise InvalidInput(f"{name} must not be empty")
     if kind is float and any(v < 0 or v != v for v in vals):
-        raise ValueError(f"{name} must be non-negative, got {text!r}")
+        raise InvalidInput(f"{name} must be non-negative, got {text!r}")
     return vals
 
 
@@ -164,16 +170,16 @@ def cmd_rates(args):
     names = _samplers.names() if args.samplers == "all" else (
         list(DEFAULT_SAMPLERS) if args.samplers is None else [s.strip() for s in args.samplers.split(",") if s.strip()])
     if not names:
-        raise ValueError("--samplers must name at least one sampler")
+        raise InvalidInput("--samplers must name at least one sampler")
     Ts = DEFAULT_TS if args.T is None else _number_list(args.T, "--T", int)
-    out_dir = _prepare_outputs(args)
+    outputs = _prepare_outputs(args)
     res = convergence(target, names, args.schedule, Ts, metric=args.metric, n=args.n, seed=args.seed, init=args.init,
                       schedule_params=schedule_params(args), progress=_progress_tasks(), backend=args.backend)
     res.meta["target"] = args.target
     for r in res.records:
         r["target"] = args.target
     print(res.table())
-    _write_outputs(res, out_dir, "rates", args)
+    _write_outputs(res, outputs, "rates", args)
 
 
 def cmd_sensitivity(args):
@@ -183,11 +189,11 @@ def cmd_sensitivity(args):
     target = targets.resolve(args.target)
     names = [s.strip() for s in args.sampler.split(",") if s.strip()]
     if not names:
-        raise ValueError("--sampler must name at least one sampler")
+        raise InvalidInput("--sampler must name at least one sampler")
     ess = _number_list(args.eps_score, "--eps-score")
     ejs = _number_list(args.eps_jacobi, "--eps-jacobi")
     sched = schedules.get(args.schedule, args.T, **schedule_params(args))
-    out_dir = _prepare_outputs(args)
+    outputs = _prepare_outputs(args)
     from tqdm import tqdm
 
     prog = lambda it: tqdm(it, unit="eps pair", file=sys.stderr, disable=None, leave=False)  # noqa: E731
@@ -195,42 +201,39 @@ def cmd_sensitivity(args):
                       progress=prog, backend=args.backend)
     res.meta["target"] = args.target
     print(res.table())
-    _write_outputs(res, out_dir, "sensitivity", args)
+    _write_outputs(res, outputs, "sensitivity", args)
 
 
-def _prepare_outputs(args) -> str:
-    """Check, before any work, that ``--out`` (and ``--json``) can be written; the folder
-    itself is made only once results are in."""
+def _prepare_outputs(args) -> tuple[str, str | None]:
+    """Check, before any work, that ``--out`` (a folder, made at the end if need be) and
+    ``--json`` (which may lie inside that folder) can be written."""
+    from .io import check_file, check_folder
+
+    out_dir = check_folder(args.out, "--out")
+    json_path = check_file(args.json, "--json", will_create=out_dir) if args.json else None
+    return out_dir, json_path
+
+
+def _write_outputs(res, outputs: tuple[str, str | None], stem: str, args) -> None:
+    """``stem``.csv, .json and (unless --no-plot) .png into the ``--out`` folder, and the JSON
+    to ``--json``: every file made in memory first, then all written as one unit."""
     import os
 
-    from .io import check_folder
+    from .io import Outputs
 
-    out_dir = os.path.abspath(args.out)
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise ValueError(f"--out {args.out!r} exists and is not a folder")
-    check_folder(out_dir)
-    if args.json:
-        check_folder(args.json)
-    return out_dir
-
-
-def _write_outputs(res, out_dir: str, stem: str, args) -> None:
-    """``stem``.csv, .json and (unless --no-plot) .png into ``out_dir``, each atomically."""
-    import os
-
-    from .io import write_atomic
-
-    os.makedirs(out_dir, exist_ok=True)
-    write_atomic(os.path.join(out_dir, f"{stem}.csv"), res.to_csv().encode())
-    write_atomic(os.path.join(out_dir, f"{stem}.json"), res.to_json().encode())
-    if args.json:
-        write_atomic(args.json, res.to_json().encode())
+    out_dir, json_path = outputs
+    out = Outputs()
+    out.add(os.path.join(out_dir, f"{stem}.csv"), res.to_csv().encode())
+    out.add(os.path.join(out_dir, f"{stem}.json"), res.to_json().encode())
+    if json_path:
+        out.add(json_path, res.to_json().encode())
     wrote = [f"{stem}.csv", f"{stem}.json"]
     if not args.no_plot:
         buf = io.BytesIO()
         res.plot(buf)
-        write_atomic(os.path.join(out_dir, f"{stem}.png"), buf.getvalue())
+        out.add(os.path.join(out_dir, f"{stem}.png"), buf.getvalue())
         wrote.append(f"{stem}.png")
+    out.commit()
     print(f"\nwrote {', '.join(wrote)} to {out_dir}" + (f" and {args.json}" if args.json else "")
           + f" ({res.meta['seconds']:.1f} s)")
 
@@ -331,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
+    previous = _catch_sigterm()
     try:
         args = parser.parse_args(argv)
         if not getattr(args, "command", None):
@@ -340,13 +344,38 @@ def main(argv=None) -> int:
     except _UsageError as err:
         print(f"accnum: error: {err}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError, BackendUnavailable) as err:
+    except AccnumError as err:
         print(f"accnum: error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("accnum: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("accnum: terminated", file=sys.stderr)
+        return 143
+    finally:
+        _restore_sigterm(previous)
     return 0
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the program is so that partial outputs are cleaned up."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def _catch_sigterm():
+    try:
+        return signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:   # not the main thread: leave the default
+        return None
+
+
+def _restore_sigterm(previous) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

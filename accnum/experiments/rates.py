@@ -14,22 +14,33 @@ import numpy as np
 
 from .. import __version__, _checks, kernels
 from .. import schedules as _schedules
-from ..metrics import NonInvertibleMap, check_metric, default_metrics
+from ..metrics import NonInvertibleMap, check_memory, check_metric, default_metrics, default_n, min_n
 from ..metrics.exact import exact
 from ..metrics.gaussian import closed_form
 from ..metrics.grid import grid_tv
 from ..metrics.path_kl import path_kl
-from ..run import _backend_for, sample
-from ..score import ExactScore
+from ..run import _backend_for, resolve_score, sample
 from ..samplers import get as get_sampler
 from ..targets import resolve as resolve_target
 from .tidy import TidyResult
 from .orders import observed_order
+from ..errors import InvalidInput, InvalidType
 
 DEFAULT_TS = (25, 50, 100, 200, 400, 800, 1600)
 DEFAULT_SAMPLERS = ("ddim-li", "accel-ode", "ddpm-li", "accel-sde")
 RECORD_FIELDS = ("target", "sampler", "schedule", "T", "h", "nfe", "metric", "estimate", "stderr", "seed", "backend",
                  "version", "note")
+
+
+def _sampler_list(samplers) -> list:
+    """Sampler names or objects, at least one, none twice (a repeat would be fitted as more data)."""
+    if isinstance(samplers, str) or not hasattr(samplers, "__iter__"):
+        samplers = [samplers]
+    samplers = list(samplers)
+    if not samplers:
+        raise InvalidInput("samplers must not be empty")
+    _checks.distinct("samplers", [getattr(s, "name", s) for s in samplers])
+    return samplers
 
 
 def claimed_order(sampler, metric: str) -> tuple[float | None, str]:
@@ -51,20 +62,32 @@ def claimed_order(sampler, metric: str) -> tuple[float | None, str]:
 
 def _resolve_ts(Ts) -> list[int]:
     if isinstance(Ts, (str, bytes)) or not hasattr(Ts, "__iter__"):
-        raise TypeError("Ts must be a list of integers")
+        raise InvalidType("Ts must be a list of integers")
     Ts = [_checks.integer("T", T, minimum=2) for T in Ts]
     if not Ts:
-        raise ValueError("Ts must not be empty")
+        raise InvalidInput("Ts must not be empty")
     if any(b <= a for a, b in zip(Ts[:-1], Ts[1:], strict=True)):
-        raise ValueError(f"Ts must be strictly increasing, got {Ts}")
+        raise InvalidInput(f"Ts must be strictly increasing, got {Ts}")
     return Ts
 
 
 def schedule_factory(name: str = "li2024", **params):
-    """``T -> Schedule`` for a named schedule (validated once, now)."""
+    """``T -> Schedule`` for a named schedule; the schedule is checked at each T it is built
+    for (:func:`convergence` builds every requested T before any work starts)."""
     _checks.choice("schedule", name, _schedules.names())
-    _schedules.get(name, 64, **params)
     return lambda T: _schedules.get(name, T, **params)
+
+
+def _checked_factory(factory):
+    """A user's ``T -> Schedule`` callable, its results checked."""
+    def build(T):
+        sched = factory(T)
+        if not isinstance(sched, _schedules.Schedule):
+            raise InvalidType(f"schedule({T}) returned a {type(sched).__name__}, not a Schedule")
+        if sched.T != T:
+            raise InvalidInput(f"schedule({T}) returned a schedule with T = {sched.T} steps, not {T}")
+        return sched
+    return build
 
 
 @dataclass
@@ -201,26 +224,34 @@ def convergence(target, samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts=DEFAULT
     record names the backend its metric ran on.
     """
     tg = resolve_target(target)
-    sams = [get_sampler(s) for s in ([samplers] if isinstance(samplers, str) else samplers)]
-    if not sams:
-        raise ValueError("samplers must not be empty")
+    sams = [get_sampler(s) for s in _sampler_list(samplers)]
     Ts = _resolve_ts(Ts)
     seed = _checks.seed(seed)
     _checks.choice("init", init, ("gaussian", "exact"))
-    if n is not None:
-        n = _checks.integer("n", n, minimum=10)
-    backend = _backend_for(backend, score if score is not None else ExactScore(tg), None)
+    target_rse = _checks.real("target_rse", target_rse, low=0.0, high=1.0, low_open=True)
+    model = resolve_score(score, tg)
+    backend = _backend_for(backend, model, None)
     if callable(schedule):
-        factory, sched_name = schedule, "custom"
+        factory, sched_name = _checked_factory(schedule), "custom"
     else:
+        if schedule_params is not None and not isinstance(schedule_params, dict):
+            raise InvalidType(f"schedule_params must be a dict, got {type(schedule_params).__name__}")
         factory, sched_name = schedule_factory(schedule, **(schedule_params or {})), schedule
-    first = factory(Ts[0])
     plan = []
     for s in sams:
         ms = default_metrics(s, tg.d) if metric is None else ((metric,) if isinstance(metric, str) else tuple(metric))
         for m in ms:
             check_metric(m, s, tg.d)
         plan.append((s, ms))
+    if n is not None:
+        n = _checks.integer("n", n, minimum=1)
+        for _, ms in plan:
+            for m in ms:
+                if n < min_n(m):
+                    raise InvalidInput(f"n = {n} is too small for metric {m!r}: it needs n >= {min_n(m)}")
+    for m in sorted({m for _, ms in plan for m in ms}):
+        check_memory(m, n if n is not None else 16 * default_n(m), tg, backend)   # 16x: the enlargement's cap
+    first = factory(Ts[0])
     for T in Ts:
         factory(T)   # every schedule is valid before any work starts
     tasks = [(s, ms, T) for s, ms in plan for T in Ts]

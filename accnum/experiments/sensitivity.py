@@ -19,11 +19,11 @@ from .. import __version__, _checks, perturb
 from ..assumptions import measure
 from ..metrics import NonInvertibleMap, SAMPLE_METRICS, check_metric
 from ..samplers import get as get_sampler
-from ..schedules import Schedule
 from ..targets import resolve as resolve_target
 from .tidy import TidyResult
 from .orders import fit_slope
-from .rates import _backend_for, _measure
+from .rates import _backend_for, _measure, _sampler_list
+from ..errors import InvalidInput, InvalidType
 
 RECORD_FIELDS = ("sampler", "kind", "T", "eps_score_requested", "eps_jacobi_requested", "eps_score", "eps_score_se",
                  "eps_jacobi", "eps_jacobi_se", "metric", "estimate", "stderr", "seed", "backend", "note")
@@ -39,13 +39,12 @@ def default_metric(sampler, d: int, kind: str) -> str:
 
 
 def _eps_list(name, values) -> list[float]:
-    vals = [float(v) for v in values]
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise InvalidType(f"{name} must be a list of numbers, got {type(values).__name__}")
+    vals = [_checks.real(name, v, low=0.0, high=perturb.EPS_MAX, high_open=True) for v in values]
     if not vals:
-        raise ValueError(f"{name} must not be empty")
-    for v in vals:
-        if not math.isfinite(v) or v < 0:
-            raise ValueError(f"{name} must be finite and non-negative, got {v}")
-    return vals
+        raise InvalidInput(f"{name} must not be empty")
+    return _checks.distinct(name, vals)
 
 
 @dataclass
@@ -134,15 +133,12 @@ def sensitivity(target, samplers, schedule, eps_scores, eps_jacobis=(0.0,), kind
     run on the kernels.
     """
     tg = resolve_target(target)
-    sams = [get_sampler(s) for s in ([samplers] if isinstance(samplers, str) else samplers)]
-    if not sams:
-        raise ValueError("samplers must not be empty")
-    if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+    sams = [get_sampler(s) for s in _sampler_list(samplers)]
+    schedule = _checks.schedule(schedule)
     _checks.choice("kind", kind, perturb.KINDS)
     ess, ejs = _eps_list("eps_score", eps_scores), _eps_list("eps_jacobi", eps_jacobis)
     if kind not in perturb.JACOBIAN_KINDS and any(e > 0 for e in ejs):
-        raise ValueError(f"kind {kind!r} has no Jacobian dial: eps_jacobi must be 0 (only 'smooth' sets it)")
+        raise InvalidInput(f"kind {kind!r} has no Jacobian dial: eps_jacobi must be 0 (only 'smooth' sets it)")
     seed = _checks.seed(seed)
     if n is not None:
         n = _checks.integer("n", n, minimum=10)
@@ -153,7 +149,7 @@ def sensitivity(target, samplers, schedule, eps_scores, eps_jacobis=(0.0,), kind
         m = metric or default_metric(s, tg.d, kind)
         check_metric(m, s, tg.d)
         if kind == "noise" and m not in SAMPLE_METRICS:
-            raise ValueError(f"metric {m!r} needs the score's Jacobian or its exact kernel; the 'noise' perturbation "
+            raise InvalidInput(f"metric {m!r} needs the score's Jacobian or its exact kernel; the 'noise' perturbation "
                              "has neither (use sliced-w2, energy, w1 or ks)")
         plan.append((s, m))
     pairs = [(es, ej) for ej in ejs for es in ess]
