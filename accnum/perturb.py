@@ -21,15 +21,19 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from . import _checks, noise
 from .schedules import alpha_bar_from_log_snr, log_snr
-from .score import ExactScore, ScoreModel
+from .kernels.numba_compat import stabilize
+from .score import CompiledScore, ExactScore, ScoreModel
+from .targets import exact_score
 from .targets import resolve as resolve_target
 from .errors import InvalidInput
 
 KINDS = ("smooth", "bias", "scale", "time", "noise")
+_OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
 #: eps_score is a root mean square: its square, the quantity the assumption bounds, must be a float64
 EPS_MAX = 1e150
 JACOBIAN_KINDS = ("smooth",)      # kinds whose Jacobian error is a free dial
@@ -97,8 +101,58 @@ class SmoothField(Perturbed):
         je = -self.amplitude * self.frequency * np.einsum("im,nm,mj->nij", self.A, np.sin(arg), self.omega0)
         return s + e, jac + je
 
+    def compiled(self, evaluations):
+        base = self.exact.compiled(evaluations)
+        p = (base.params, np.ascontiguousarray(self.amplitude * self.A), np.ascontiguousarray(self.frequency * self.omega0),
+             self.phase.copy(), base.workspace)
+        return CompiledScore(smooth_score, smooth_score_jac, p, base.workspace + 1, "smooth")
+
     def describe(self):
         return f"smooth(a={self.amplitude:.4g}, omega={self.frequency:.4g})"
+
+
+@numba.njit(**_OPTS)
+def _smooth_arg(p, f, X, arg, L):
+    """``arg[l] = b_f + (omega Omega0 X[:, l])_f``, the feature's phase at each lane."""
+    Om, b = p[2], p[3]
+    c = b[f]
+    for l in range(L):
+        arg[l] = c
+    for a in range(X.shape[0]):
+        w = Om[f, a]
+        for l in range(L):
+            arg[l] += w * X[a, l]
+
+
+@numba.njit(**_OPTS)
+def smooth_score(p, q, i0, L, X, OUT, ws):
+    """``s* + e``, ``e(x) = a A cos(omega Omega0 x + b)``: p = (tables, a A (d, m), omega Omega0 (m, d), b (m), row)."""
+    exact_score.score_lanes(p[0], q, i0, L, X, OUT, ws)
+    A, arg = p[1], ws[p[4]]
+    for f in range(A.shape[1]):
+        _smooth_arg(p, f, X, arg, L)
+        for l in range(L):
+            arg[l] = math.cos(arg[l])
+        for a in range(X.shape[0]):
+            w = A[a, f]
+            for l in range(L):
+                OUT[a, l] += w * arg[l]
+
+
+@numba.njit(**_OPTS)
+def smooth_score_jac(p, q, i0, L, X, OUT, J, ws):
+    """... and ``J* + grad e = J* - a A diag(sin(omega Omega0 x + b)) omega Omega0``."""
+    exact_score.score_jac_lanes(p[0], q, i0, L, X, OUT, J, ws)
+    A, Om, arg = p[1], p[2], ws[p[4]]
+    d = X.shape[0]
+    for f in range(A.shape[1]):
+        _smooth_arg(p, f, X, arg, L)
+        for l in range(L):
+            c, sn = math.cos(arg[l]), math.sin(arg[l])
+            for a in range(d):
+                OUT[a, l] += A[a, f] * c
+                for b in range(d):
+                    J[a, b, l] -= A[a, f] * sn * Om[f, b]
 
 
 class Bias(Perturbed):
@@ -116,6 +170,11 @@ class Bias(Perturbed):
 
     def error_jacobian(self, alpha_bar, x):
         return np.zeros((x.shape[0], x.shape[1], x.shape[1]))
+
+    def compiled(self, evaluations):
+        base = self.exact.compiled(evaluations)
+        return CompiledScore(affine_score, affine_score_jac, (base.params, 1.0, self.vector.copy()), base.workspace,
+                             "bias")
 
     def describe(self):
         return f"bias(|b|={math.hypot(*self.vector):.4g})"   # hypot: no overflow
@@ -135,8 +194,38 @@ class Scale(Perturbed):
         s, jac = self.exact.score_and_jacobian(alpha_bar, x)
         return (1.0 + self.delta) * s, (1.0 + self.delta) * jac
 
+    def compiled(self, evaluations):
+        base = self.exact.compiled(evaluations)
+        return CompiledScore(affine_score, affine_score_jac, (base.params, 1.0 + self.delta, np.zeros(self.target.d)),
+                             base.workspace, "scale")
+
     def describe(self):
         return f"scale(delta={self.delta:.4g})"
+
+
+@numba.njit(**_OPTS)
+def affine_score(p, q, i0, L, X, OUT, ws):
+    """``c s* + b`` (scale: ``c = 1 + delta``, ``b = 0``; bias: ``c = 1``): p = (tables, c, b (d))."""
+    exact_score.score_lanes(p[0], q, i0, L, X, OUT, ws)
+    c, b = p[1], p[2]
+    for a in range(X.shape[0]):
+        ba = b[a]
+        for l in range(L):
+            OUT[a, l] = c * OUT[a, l] + ba
+
+
+@numba.njit(**_OPTS)
+def affine_score_jac(p, q, i0, L, X, OUT, J, ws):
+    exact_score.score_jac_lanes(p[0], q, i0, L, X, OUT, J, ws)
+    c, b = p[1], p[2]
+    d = X.shape[0]
+    for a in range(d):
+        ba = b[a]
+        for l in range(L):
+            OUT[a, l] = c * OUT[a, l] + ba
+        for e in range(d):
+            for l in range(L):
+                J[a, e, l] *= c
 
 
 class TimeMismatch(Perturbed):
@@ -158,6 +247,11 @@ class TimeMismatch(Perturbed):
 
     def score_and_jacobian(self, alpha_bar, x):
         return self.exact.score_and_jacobian(self._wrong(alpha_bar), x)
+
+    def compiled(self, evaluations):
+        shifted = np.array([self._wrong(float(a)) for a in evaluations.abar])
+        base = self.exact.compiled(evaluations._replace(abar=shifted))
+        return base._replace(name="time")
 
     def describe(self):
         return f"time(dlambda={self.delta:.4g})"
@@ -185,8 +279,32 @@ class EvaluationNoise(Perturbed):
         raise InvalidInput("the 'noise' perturbation has no Jacobian: exact deterministic metrics and path KL are "
                          "undefined under it (use a sample metric: sliced-w2, energy, w1, ks)")
 
+    def compiled(self, evaluations):
+        """Evaluation ``o`` of a run (call order) draws from stream ``(seed, 2**31 + evals + o + 1, 7)``,
+        as the NumPy path's ``o``-th call would."""
+        base = self.exact.compiled(evaluations)
+        keys = np.zeros(len(evaluations.ordinal), dtype=np.uint64)
+        used = evaluations.ordinal >= 0
+        keys[used] = noise.stream_key(self.seed, 2**31 + self._evals + 1 + evaluations.ordinal[used], 7)
+        return CompiledScore(noisy_score, None, (base.params, self.sigma, keys), base.workspace, "noise")
+
+    def count(self, evaluations):
+        super().count(evaluations)
+        self._evals += evaluations
+
     def describe(self):
         return f"noise(sigma={self.sigma:.4g})"
+
+
+@numba.njit(**_OPTS)
+def noisy_score(p, q, i0, L, X, OUT, ws):
+    """``s* + sigma Z`` with a fresh ``Z`` per evaluation: p = (tables, sigma, keys (Q) of the
+    counter-generator streams of the evaluations, :class:`EvaluationNoise`)."""
+    exact_score.score_lanes(p[0], q, i0, L, X, OUT, ws)
+    sigma, stream = p[1], p[2][q]
+    for a in range(X.shape[0]):
+        for l in range(L):
+            OUT[a, l] += sigma * noise.normal_one(noise.sample_key(stream, i0 + l), a)
 
 
 def make(kind: str, target, param: float, seed: int = 0, frequency: float = 0.0, features: int = 64) -> Perturbed:
@@ -280,3 +398,6 @@ def _solve_frequency(eps_of, ratio: float) -> float:
             break
         f0, f1 = f1, math.exp(math.log(f1) - g1 * (math.log(f1) - math.log(f0)) / (g1 - g0))
     return f1
+
+
+stabilize(globals())

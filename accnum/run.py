@@ -84,13 +84,14 @@ def _backend_for(backend, model, noise, trace=None) -> str:
     if backend == "auto" and noise is not None:
         return "numpy"
     explicit = backend in ("cpu", "cuda")
-    backend = kernels.resolve_backend(backend, model)
+    problem = model.compiled_problem()
+    backend = kernels.resolve_backend(backend, problem is None)
     if backend in ("cpu", "cuda"):
         if noise is not None:
             raise InvalidInput(f"noise arrays run on backend 'numpy' only (backend {backend!r} draws its own noise)")
-        if not kernels.compilable(model):
-            raise MissingCapability(f"score model {type(model).__name__} has no compiled form; use backend='numpy' "
-                                    "or 'auto'")
+        if problem is not None:
+            raise MissingCapability(f"{problem}: run it with backend='numpy' (--backend numpy), which backend='auto' "
+                                    "picks for it")
         if trace is not None:
             try:
                 trace()
@@ -107,9 +108,9 @@ def resolve_score(score, target) -> ScoreModel:
         return ExactScore(target)
     if not isinstance(score, ScoreModel):
         raise InvalidType(f"score must be a ScoreModel (e.g. accnum.ExactScore(target)), got {type(score).__name__}")
-    d = getattr(getattr(score, "target", None), "d", None)
+    d = score.dimension
     if d is not None and d != target.d:
-        raise InvalidInput(f"score is the score of a {d}-dimensional mixture, but the target has d = {target.d}")
+        raise InvalidInput(f"score is a score model for d = {d}, but the target has d = {target.d}")
     return score
 
 
@@ -183,5 +184,4 @@ def sample(target, sampler, schedule: Schedule, n: int | None = None, seed: int 
 
 
 def _describe(model) -> str:
-    describe = getattr(model, "describe", None)
-    return describe() if callable(describe) else type(model).__name__
+    return model.describe()

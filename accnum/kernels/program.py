@@ -5,7 +5,7 @@ Every step in accnum is a linear combination, with coefficients that depend only
 from the previous step (``state``), the step's standard normals and its score
 evaluations, each evaluated at such a combination (see :mod:`accnum.samplers.base`).
 Running ``sampler.step`` once per ``t`` on symbolic :class:`Lin` vectors instead of arrays
-records those coefficients.  The compiled kernels (:mod:`accnum.kernels.step`) execute
+records those coefficients.  The compiled kernels (:mod:`accnum.kernels.executor`) execute
 the recorded program, so no sampler formula is written a second time: the NumPy step is
 the single source for the ``numpy``, ``cpu`` and ``cuda`` backends.
 
@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from .. import _memory
-from .. import noise as _noise
 from ..errors import UntraceableStep
 
 
@@ -150,6 +150,7 @@ class Program:
     stage_coef: np.ndarray   # (R, S, P) point of each evaluation
     out_coef: np.ndarray     # (R, P) Y_{t-1}
     mem_coef: np.ndarray     # (R, M, P) carried state after the step
+    state: tuple = ()        # the names of the carried state (the keys of the step's ``state`` dict)
 
     @property
     def n_sym(self) -> int:
@@ -157,10 +158,49 @@ class Program:
 
     def noise_keys(self, seed: int) -> np.ndarray:
         """``(R, max(k, 1))`` uint64 stream keys of the step normals (:func:`accnum.noise.stream_key`)."""
+        from .. import noise
+
         keys = np.zeros((len(self.steps), max(self.n_noise, 1)), dtype=np.uint64)
         if self.n_noise:
-            keys[:] = _noise.stream_key(seed, self.steps[:, None], np.arange(self.n_noise)[None, :])
+            keys[:] = noise.stream_key(seed, self.steps[:, None], np.arange(self.n_noise)[None, :])
         return keys
+
+    @property
+    def rows(self) -> int:
+        """Symbol rows of the executor's scratch: the ``P`` symbols and room for the new values."""
+        return self.n_sym + 1 + self.n_mem
+
+    def arrays(self, seed: int = 0) -> ProgramArrays:
+        """The program as the kernels take it (:class:`ProgramArrays`), its normals keyed by ``seed``."""
+        return ProgramArrays(self.steps, self.stages, self.stage_coef, self.out_coef, self.mem_coef,
+                             self.noise_keys(seed), self.n_mem, self.n_noise)
+
+    def evaluations(self):
+        """``(abar, ordinal)`` per evaluation slot ``q = r * S + stage``: its noise level and its
+        place in call order (-1 for a slot the step does not use), what a score model's
+        compiled form is built for (:meth:`accnum.score.ScoreModel.compiled`)."""
+        abar = self.stage_abar.reshape(-1).copy()
+        ordinal = np.full(abar.shape, -1, dtype=np.int64)
+        S = self.n_stage
+        e = 0
+        for r, m in enumerate(self.stages):
+            for st in range(int(m)):
+                ordinal[r * S + st] = e
+                e += 1
+        return abar, ordinal
+
+
+class ProgramArrays(NamedTuple):
+    """A :class:`Program` bundled for the kernels (one argument instead of eight)."""
+
+    steps: np.ndarray
+    stages: np.ndarray
+    stage_coef: np.ndarray
+    out_coef: np.ndarray
+    mem_coef: np.ndarray
+    keys: np.ndarray
+    n_mem: int
+    n_noise: int
 
 
 class _MeanMap:
@@ -183,6 +223,8 @@ def trace_mean_maps(sampler, sched) -> Program:
     (row ``r`` is step ``T - r``; run a row alone: the rows do not compose).  The path KL
     and the grid TV evaluate each row independently, in one kernel call for all steps;
     the last few programs are kept (the grid asks twice, the path KL per sample size)."""
+    if not _cacheable(sampler):
+        return trace(_MeanMap(sampler), sched, steps=range(sched.T, 1, -1), normals=0)
     key = (sampler, _schedule_key(sched))   # the sampler itself: a user's sampler may share a name
     hit = _MEAN_MAPS.get(key)
     if hit is None:
@@ -199,7 +241,7 @@ def trace(sampler, sched, to: int = 1, steps=None, normals: int | None = None) -
     """Record ``sampler``'s steps on ``sched`` from ``t = T`` down to ``to + 1`` (or the
     given ``steps``, in that order).  Whole runs are kept (the last few): the rates
     experiment asks for the same program to count evaluations and to run it."""
-    if steps is None:
+    if steps is None and _cacheable(sampler):
         key = (sampler, to, normals, _schedule_key(sched))
         hit = _PROGRAMS.get(key)
         if hit is None:
@@ -207,10 +249,18 @@ def trace(sampler, sched, to: int = 1, steps=None, normals: int | None = None) -
                 _PROGRAMS.clear()
             hit = _PROGRAMS[key] = _trace(sampler, sched, range(sched.T, to, -1), normals)
         return hit
+    if steps is None:
+        steps = range(sched.T, to, -1)
     return _trace(sampler, sched, steps, normals)
 
 
 _PROGRAMS: dict = {}
+
+
+def _cacheable(sampler) -> bool:
+    """Only the built-in samplers' programs are kept: a user's sampler may change its
+    parameters between runs, and a kept program would then be stale."""
+    return type(sampler).__module__.startswith("accnum.samplers.")
 
 
 def _traced_step(sampler, t, z, rec, sched, state):
@@ -286,4 +336,4 @@ def _trace(sampler, sched, steps, normals) -> Program:
         for key, v in new_state.items():
             mem_coef[r, mem_names.index(key)] = dense(v)
     return Program(sampler.name, np.array([r[0] for r in rows], dtype=np.int64), M, k, S, stages,
-                   stage_abar, stage_coef, out_coef, mem_coef)
+                   stage_abar, stage_coef, out_coef, mem_coef, tuple(mem_names))

@@ -15,6 +15,7 @@ class Estimate:
     n: int = 0
     method: str = ""
     extra: dict = field(default_factory=dict)
+    backend: str = ""     #: where it was computed (numpy, cpu, cuda)
 
     @property
     def rel_stderr(self) -> float:

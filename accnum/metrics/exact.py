@@ -25,6 +25,7 @@ from ..run import _backend_for, _describe, initial_points, resolve_score
 from ..samplers import get as get_sampler
 from ..tangent import Tangent
 from ..targets import resolve as resolve_target
+from . import registry
 from .base import Estimate, NonInvertibleMap, require_tangents
 from ..errors import InvalidInput, InvalidType, NumericalFailure
 
@@ -126,7 +127,11 @@ def exact(target, sampler, schedule, n: int = 8192, seed: int = 0, init: str = "
                "quadrature": "11 (the halving check uses every other point)"}[method]
         raise InvalidInput(f"n must be >= {why}, got {n}")
     seed = _checks.seed(seed)
-    _memory_for_tangents(n, target.d, target.K, "cpu")   # before the points are drawn; log_rho checks its backend's
+    model = resolve_score(score, target)
+    require_tangents("tv", sampler, schedule, model)
+    backend = _backend_for(backend, model, None, lambda: kernels.trace(sampler, schedule))
+    score = model
+    _memory_for_tangents(n, target.d, target.K, backend)   # before the points are drawn
     if method == "quadrature":
         return _quadrature(target, sampler, schedule, n, init, score, metrics, backend)
     if method == "qmc":
@@ -140,11 +145,12 @@ def exact(target, sampler, schedule, n: int = 8192, seed: int = 0, init: str = "
         for k in metrics:
             v = ints[k].reshape(replicates, m).mean(axis=1)
             out[k] = Estimate(k, float(v.mean()), float(v.std(ddof=1) / math.sqrt(replicates)), m * replicates,
-                              f"qmc x{replicates}")
+                              f"qmc x{replicates}", backend=backend)
         return out
     x = initial_points(target, schedule, n, seed, init)
     ints = _integrands(log_rho(target, sampler, schedule, x, init, score, backend=backend))
-    return {k: Estimate(k, float(ints[k].mean()), float(ints[k].std(ddof=1) / math.sqrt(n)), n, "mc") for k in metrics}
+    return {k: Estimate(k, float(ints[k].mean()), float(ints[k].std(ddof=1) / math.sqrt(n)), n, "mc", backend=backend)
+            for k in metrics}
 
 
 def min_n(method: str = "qmc", replicates: int = 16) -> int:
@@ -196,7 +202,27 @@ def _quadrature(target, sampler, schedule, n, init, score, metrics, backend):
 
     fine = integrate_on(n)
     coarse = integrate_on((n + 1) // 2)
-    return {k: Estimate(k, fine[k], abs(fine[k] - coarse[k]), n, "quadrature") for k in metrics}
+    return {k: Estimate(k, fine[k], abs(fine[k] - coarse[k]), n, "quadrature", backend=backend) for k in metrics}
 
 
 __all__ = ["NonInvertibleMap", "exact", "log_rho"]
+
+
+# ------------------------------------------------------------------------------- registry
+def _compute(req, names):
+    kw = {} if req.n is None else {"n": req.n}
+    return exact(req.target, req.sampler, req.schedule, seed=req.seed, init=req.init, method="qmc", score=req.score,
+                 metrics=tuple(names), backend=req.backend, **kw)
+
+
+def _memory_check(n, target, backend):
+    _memory_for_tangents(n, target.d, target.K, backend)
+
+
+_COMMON = dict(compute=_compute, kinds=("ode",), needs=("jacobian", "deterministic"), default_n=8192,
+               min_n=min_n("qmc"), adaptive=True, default_for=lambda kind, d: kind == "ode", memory=_memory_check,
+               how="change of variables: the tangent dY_1/dY_T carried through every step, rho = q_1(F(x)) "
+                   "|det DF(x)| / pi_T(x), scrambled Sobol points (16 scramblings give the standard error)")
+TV = registry._builtin(registry.Metric("tv", "exact total variation of Y_1 against q_1", rank=0,
+                                       claim=registry.claim_tv, **_COMMON))
+KL = registry._builtin(registry.Metric("kl", "exact KL(p_{Y_1} || q_1)", rank=1, claim=registry.claim_kl, **_COMMON))

@@ -17,6 +17,7 @@ from scipy.linalg import solve_triangular
 from scipy.special import logsumexp, ndtr
 
 from .. import _checks, noise
+from . import exact_score
 from ..errors import InvalidInput, InvalidType
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -90,6 +91,8 @@ class GaussianMixture:
                     raise InvalidInput(f"covariances[{k}] is not positive definite")
 
         self.weights, self.means, self.covariances = w, mu, cov
+        #: the built-in name it was made from (``gmm:d=8,K=4``), or None for a user's mixture
+        self.name: str | None = None
         self.K, self.d, self.kind = K, d, kind
         self._var, self._chol = var, chol
         with np.errstate(divide="ignore"):
@@ -99,6 +102,16 @@ class GaussianMixture:
     # ------------------------------------------------------------------ basics
     def __repr__(self) -> str:
         return f"GaussianMixture(K={self.K}, d={self.d}, covariances={self.kind})"
+
+    def content_hash(self) -> str:
+        """A hash of the weights, means and covariances: the same mixture, the same hash."""
+        import hashlib
+
+        h = hashlib.blake2b(digest_size=10)
+        for arr in (self.weights, self.means, self.covariances):
+            h.update(str(arr.shape).encode())
+            h.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
+        return h.hexdigest()
 
     def covariance_matrices(self) -> np.ndarray:
         """Covariances as ``(K, d, d)`` matrices, whatever form they were given in."""
@@ -183,14 +196,7 @@ class GaussianMixture:
         return s[0] if single else s
 
     def _score_and_parts(self, x):
-        z = self._whitened(x)
-        logr, _ = self._log_responsibilities(z)
-        gam = np.exp(logr)
-        # renormalised: far out, joint and lse are both large and exp(joint - lse) sums to 1
-        # only within |lse| * eps, which the score would carry as a relative error
-        gam /= np.sum(gam, axis=1, keepdims=True)
-        g = self._grads(z)
-        return np.einsum("nk,nkd->nd", gam, g), gam, g
+        return exact_score.score_parts(self, x)
 
     def score_jacobian(self, x) -> np.ndarray:
         """``J(x) = grad s(x) = sum_k gamma_k (g_k g_k^T - C_k^{-1}) - s s^T`` (SPEC §2),
@@ -201,15 +207,7 @@ class GaussianMixture:
         return jac[0] if single else jac
 
     def _score_and_jacobian(self, x):
-        s, gam, g = self._score_and_parts(x)
-        dev = g - s[:, None, :]
-        jac = np.einsum("nk,nki,nkj->nij", gam, dev, dev)
-        if self.kind == "full":
-            jac -= np.einsum("nk,kij->nij", gam, self._precisions())
-        else:
-            idx = np.arange(self.d)
-            jac[:, idx, idx] -= gam @ (1.0 / self._var)
-        return s, jac
+        return exact_score.score_and_jacobian(self, x)
 
     def _precisions(self) -> np.ndarray:
         if not hasattr(self, "_prec_cache"):

@@ -1,0 +1,83 @@
+"""Sampling on the compiled backends, and the exact metrics' tangents and log-determinants.
+
+:func:`execute` traces the sampler, asks the score model for its compiled form, and runs
+the program for every sample in blocks of lanes (:mod:`accnum.kernels.layout`) through
+the executor (:mod:`accnum.kernels.executor`), with or without the tangent.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .. import noise
+from ..errors import MissingCapability
+from ..score import Evaluations, no_jacobian
+from .executor import begin, lane_bytes, run_rows, run_scratch, views
+from .layout import OPTS, launch, lanes_for
+from .numba_compat import identify, stabilize
+from .program import trace
+
+
+def compiled_score(model, program, d: int):
+    """``model``'s compiled form for ``program``'s evaluations (one-line refusal when it has none)."""
+    abar, ordinal = program.evaluations()
+    form = model.compiled_form(Evaluations(abar, ordinal, d))
+    identify(form.score)
+    if form.score_jac is not None:
+        identify(form.score_jac)
+    return form
+
+
+@numba.njit(**OPTS)
+def sample_body(i0, L, n, buf, score, score_jac, args):
+    """Samples ``i0 .. i0 + L - 1``: ``Y_T`` (given, or ``N(0, I)`` drawn from stream step 0),
+    every step of the program, and (``jac = 2``) the log-determinant and first bad step."""
+    y, logdet, bad, jac, draw_init, init_key, prog, sp, lay = args
+    sc = views(buf, lay)
+    sym = sc[0]
+    d = y.shape[1]
+    if draw_init:
+        noise.normals_lanes(init_key, i0, sym[0])
+    else:
+        for a in range(d):
+            for l in range(L):
+                i = i0 + l
+                sym[0, a, l] = y[i, a] if i < n else 0.0
+    begin(sc, prog.n_mem, prog.n_noise, L, jac)
+    run_rows(score, score_jac, prog, sp, sc, i0, L, 0, prog.steps.shape[0], jac)
+    for l in range(L):
+        i = i0 + l
+        if i < n:
+            for a in range(d):
+                y[i, a] = sym[0, a, l]
+            logdet[i] = sc[8][l]
+            bad[i] = np.int64(sc[7][l])
+
+
+def execute(backend: str, target, model, sampler, sched, y0, seed: int, to: int = 1, jac: bool = False):
+    """Run ``sampler`` on ``backend`` (``cpu``/``cuda``) from ``y0`` (an ``(n, d)`` array, or
+    the integer ``n`` to draw ``Y_T ~ N(0, I)`` from stream step 0 inside the kernel).
+
+    Returns ``(y, logdet, bad)``: ``Y_to`` (n, d), ``log|det|`` and the first step whose
+    Jacobian determinant is not positive (0 if none), the last two only with ``jac``."""
+    program = trace(sampler, sched, to)
+    d = target.d
+    form = compiled_score(model, program, d)
+    if jac and form.score_jac is None:
+        raise MissingCapability(f"the compiled form of score model {model.describe()} has no Jacobian (the exact "
+                                "metrics push tangents through it)")
+    draw = isinstance(y0, (int, np.integer))
+    n = int(y0) if draw else y0.shape[0]
+    y = np.empty((n, d)) if draw else np.ascontiguousarray(y0, dtype=np.float64).copy()
+    logdet, bad = np.zeros(n), np.zeros(n, dtype=np.int64)
+    lanes = lanes_for(backend, lane_bytes(program.rows, d, form.workspace, jac))
+    total, lay = run_scratch(program.rows, d, form.workspace, lanes, jac)
+    args = (y, logdet, bad, 2 if jac else 0, draw, noise.stream_key(seed, 0, 0), program.arrays(seed), form.params, lay)
+    launch(backend, sample_body, form.score, form.score_jac or no_jacobian, n, lanes, total, args,
+           outputs=(y, logdet, bad))
+    model.count(int(program.stages.sum()))
+    return y, logdet, bad
+
+
+stabilize(globals())
