@@ -21,6 +21,7 @@ from .. import _checks, _memory
 from ..run import resolve_score
 from ..tangent import Tangent
 from ..targets import resolve as resolve_target
+from . import registry
 from .base import Estimate, require_tangents
 from ..errors import InvalidInput
 
@@ -107,11 +108,34 @@ def closed_form(target, sampler, schedule, init: str = "gaussian", score=None) -
     m, S = output_law(target, sampler, schedule, init, score)
     q1 = target.diffused(schedule.alpha_bar[1])
     mq, Sq = q1.means[0], q1.covariance_matrices()[0]
+    how = "gaussian closed form"
     out = {
-        "kl": Estimate("kl", kl_gauss(m, S, mq, Sq), 0.0, 0, "gaussian closed form"),
-        "kl_qp": Estimate("kl_qp", kl_gauss(mq, Sq, m, S), 0.0, 0, "gaussian closed form"),
-        "w2": Estimate("w2", w2_gauss(m, S, mq, Sq), 0.0, 0, "gaussian closed form"),
+        "kl": Estimate("kl", kl_gauss(m, S, mq, Sq), 0.0, 0, how, backend="numpy"),
+        "kl_qp": Estimate("kl_qp", kl_gauss(mq, Sq, m, S), 0.0, 0, how, backend="numpy"),
+        "w2": Estimate("w2", w2_gauss(m, S, mq, Sq), 0.0, 0, how, backend="numpy"),
     }
     if target.d == 1:
-        out["tv"] = Estimate("tv", tv_gauss_1d(m[0], S[0, 0], mq[0], Sq[0, 0]), 0.0, 0, "gaussian closed form")
+        out["tv"] = Estimate("tv", tv_gauss_1d(m[0], S[0, 0], mq[0], Sq[0, 0]), 0.0, 0, how, backend="numpy")
     return out
+
+
+# ------------------------------------------------------------------------------- registry
+def _compute(req, names):
+    cf = closed_form(req.target, req.sampler, req.schedule, init=req.init, score=req.score)
+    return {m: cf[m[len("gauss-"):]] for m in names}
+
+
+def _requirement(sampler, target):
+    if sampler.facts.kind == "sde" and not isinstance(sampler, KernelSampler):
+        return f"the gauss-* closed forms need a Gaussian one-step kernel; {sampler.name} has none"
+    return None
+
+
+_COMMON = dict(compute=_compute, needs=("jacobian", "deterministic", "gaussian-target"), requirement=_requirement,
+               how="mean and covariance of Y_1 propagated exactly through the affine steps (any d)")
+GAUSS_KL = registry._builtin(registry.Metric("gauss-kl", "KL(p_{Y_1} || q_1) in closed form (Gaussian targets)",
+                                             rank=10, claim=registry.claim_kl, **_COMMON))
+GAUSS_W2 = registry._builtin(registry.Metric("gauss-w2", "2-Wasserstein distance in closed form (Gaussian targets)",
+                                             rank=11, **_COMMON))
+GAUSS_TV = registry._builtin(registry.Metric("gauss-tv", "total variation in closed form (Gaussian targets, 1-D)",
+                                             max_d=1, rank=12, claim=registry.claim_tv, **_COMMON))

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import _checks
 from ..targets import resolve as resolve_target
+from . import registry
 from .base import Estimate
 from ..errors import InvalidInput
 
@@ -116,3 +117,35 @@ def w1_to_cdf(x, dist, points: int = 20001) -> float:
     left = np.abs(Fn[:-1] - dist.cdf(grid[:-1]))
     right = np.abs(Fn[:-1] - dist.cdf(grid[1:]))
     return float(np.sum(0.5 * (left + right) * np.diff(grid)))
+
+
+# ------------------------------------------------------------------------------- registry
+def _compute(req, names):
+    from ..run import sample
+
+    res = sample(req.target, req.sampler, req.schedule, n=req.n or 20_000, seed=req.seed, init=req.init,
+                 score=req.score, backend=req.backend)
+    out = sample_metrics(res.x, req.target, alpha_bar=req.schedule.alpha_bar[1], seed=req.seed, metrics=tuple(names))
+    for est in out.values():
+        est.backend = res.backend
+    return out
+
+
+def _memory(n, target, backend):
+    from ..run import _memory_for_samples
+
+    _memory_for_samples(2 * n, target.d, target.K, backend)   # the samples and as many exact draws
+
+
+_COMMON = dict(compute=_compute, default_n=20_000, min_n=50, memory=_memory)
+SLICED_W2 = registry._builtin(registry.Metric(
+    "sliced-w2", "sliced 2-Wasserstein distance of samples to exact draws of q_1 (any d)", rank=20,
+    default_for=lambda kind, d: kind == "sde" and d > 3, how="128 random projections; 10 batches for the error",
+    **_COMMON))
+ENERGY = registry._builtin(registry.Metric(
+    "energy", "energy distance of samples to exact draws of q_1 (any d)", rank=21,
+    how="V-statistic on 4000 points; 10 batches", **_COMMON))
+W1 = registry._builtin(registry.Metric("w1", "Wasserstein-1 distance of samples to the exact CDF (1-D)", max_d=1,
+                                       rank=22, how="against the exact mixture CDF", **_COMMON))
+KS = registry._builtin(registry.Metric("ks", "Kolmogorov-Smirnov distance of samples to the exact CDF (1-D)", max_d=1,
+                                       rank=23, how="against the exact mixture CDF", **_COMMON))

@@ -87,7 +87,9 @@ def get(name: str, **params) -> GaussianMixture:
         if key not in accepted:
             takes = f"parameters {', '.join(accepted)}" if accepted else "no parameters"
             raise InvalidInput(f"target {name!r} takes {takes}, not {key!r}")
-    return factory(**params)
+    target = factory(**params)
+    target.name = name + (":" + ",".join(f"{k}={v}" for k, v in params.items()) if params else "")
+    return target
 
 
 def resolve(spec) -> GaussianMixture:
