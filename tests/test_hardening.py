@@ -114,7 +114,7 @@ def test_path_kl_and_grid_use_the_given_score():
 
 
 def test_a_score_of_another_dimension_is_refused():
-    with pytest.raises(InvalidInput, match="2-dimensional mixture, but the target has d = 1"):
+    with pytest.raises(InvalidInput, match="score model for d = 2, but the target has d = 1"):
         accnum.sample(G, "ddim", S, n=4, score=ExactScore(targets.get("ring8")))
 
 
@@ -221,12 +221,10 @@ def test_cuda_under_the_simulator_without_numba_cuda_says_what_to_install():
 
 
 def test_the_cli_reports_accnums_errors_and_lets_bugs_show(monkeypatch, capsys):
-    import accnum.cli as cli
-
-    def bug(args):
+    def bug(*args, **kwargs):
         raise TypeError("an internal bug")
 
-    monkeypatch.setattr(cli, "cmd_samplers", bug)
+    monkeypatch.setattr(samplers, "names", bug)
     with pytest.raises(TypeError, match="an internal bug"):
         main(["samplers"])
     assert issubclass(InvalidInput, ValueError) and issubclass(InvalidType, TypeError)
@@ -515,3 +513,21 @@ def test_kernel_metrics_refuse_a_score_that_draws_its_own_noise(fn, sampler):
     with pytest.raises(MissingCapability) as err:
         fn(G, sampler, S, score=perturb.make("noise", G, 0.05))
     assert "deterministic score" in _one_line(err.value)
+
+
+class WrongShape(accnum.ScoreModel):
+    def score(self, alpha_bar, x):
+        return np.zeros((x.shape[0], x.shape[1] + 1))
+
+
+class NaNScore(accnum.ScoreModel):
+    def score(self, alpha_bar, x):
+        return np.full(x.shape, np.nan)
+
+
+@pytest.mark.parametrize("model, fragment", [(WrongShape(), "returned shape"), (NaNScore(), "NaN or inf")])
+def test_a_users_score_with_a_wrong_answer_is_named(model, fragment):
+    with pytest.raises(InvalidInput) as err:
+        accnum.sample(G, "ddim-li", S, n=5, score=model)
+    msg = _one_line(err.value)
+    assert fragment in msg and type(model).__name__ in msg

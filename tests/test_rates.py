@@ -82,7 +82,7 @@ def test_rates_cli_writes_csv_json_png(tmp_path):
         (["--metric", "tv", "--samplers", "ddpm-li"], "ddpm-li is stochastic"),
         (["--T", "100,50"], "Ts must be strictly increasing"),
         (["--T", ""], "--T must not be empty"),
-        (["--target", "gmm:d=3,K=2", "--metric", "grid-tv", "--samplers", "ddpm-li"], "grid in d <= 2"),
+        (["--target", "gmm:d=3,K=2", "--metric", "grid-tv", "--samplers", "ddpm-li"], "metric 'grid-tv' supports d <= 2"),
         (["--n", "3", "--samplers", "ddpm-li", "--T", "20,40"], "it needs n >= 10"),
         (["--samplers", "nope"], "unknown sampler 'nope'"),
         (["--out", "missing/deeper"], "does not exist"),
