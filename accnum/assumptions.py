@@ -1,4 +1,5 @@
-"""Measuring the assumption quantities of SPEC §5 for a score model:
+"""Measuring the assumption quantities for a score model
+(docs/math/perturbations.md#assumptions):
 
     eps_score^2 = (1/T) sum_t E_{q_t} ||s_t - s*_t||^2
     eps_Jacobi  = (1/T) sum_t E_{q_t} ||J_t - J*_t||_op
@@ -78,7 +79,7 @@ def measure_on(score, target, schedule, draws, jacobian: bool = True, profiles: 
 
 
 def measure(score, target, schedule, n: int = 2000, seed: int = 0) -> Assumptions:
-    """``eps_score`` and ``eps_Jacobi`` of ``score`` on ``schedule`` (SPEC §5) with standard
+    """``eps_score`` and ``eps_Jacobi`` of ``score`` on ``schedule`` with standard
     errors and per-step profiles; the Jacobian part is NaN for a score without Jacobian."""
     from .run import resolve_score
 

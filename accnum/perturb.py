@@ -1,4 +1,4 @@
-"""Perturbed scores ``s_t = s*_t + e_t`` (SPEC §5), as score models for every sampler.
+"""Perturbed scores ``s_t = s*_t + e_t`` (docs/math/perturbations.md), as score models for every sampler.
 
 Kinds:
 
@@ -12,7 +12,7 @@ Kinds:
   so the exact deterministic metrics are undefined under it.
 
 :func:`calibrated` builds a perturbation that meets a requested ``(eps_score,
-eps_Jacobi)`` as defined in SPEC §5 (averages over ``t`` of expectations under ``q_t``),
+eps_Jacobi)`` as defined in docs/math/perturbations.md#assumptions (averages over ``t`` of expectations under ``q_t``),
 solving for the parameters on a fixed set of exact draws; the achieved values are then
 measured on independent draws by :mod:`accnum.assumptions`.
 """

@@ -1,6 +1,6 @@
 """Running a sampler: ``accnum.sample`` and the integration loop it shares with the metrics.
 
-Iterations run ``t = T, ..., to + 1`` and return ``Y_to`` (SPEC §3: ``to = 1`` is the
+Iterations run ``t = T, ..., to + 1`` and return ``Y_to`` (docs/math/index.md#conventions: ``to = 1`` is the
 theory's convention, compared with ``q_1``; ``to = 0`` runs the last step too).
 """
 

@@ -5,7 +5,7 @@ input, score evaluations and noise.  A :class:`Tangent` carries a batch of point
 ``value`` (n, d) together with their derivative ``jac`` (n, d, m) with respect to some
 m-dimensional input (the sampler's starting point ``Y_T``).  The same step code then
 runs on plain arrays (sampling) and on tangents (the exact change-of-variables metrics of
-SPEC §4 and the Gaussian closed forms), so each step's formula is written once.
+docs/math/metrics.md#exact-tv-kl and the Gaussian closed forms), so each step's formula is written once.
 Score models map a tangent ``(x, D)`` to ``(s(x), J(x) D)``.
 """
 

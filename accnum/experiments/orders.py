@@ -1,4 +1,4 @@
-"""Fitting observed orders (SPEC §6): ``log err = a + p log h`` by least squares.
+"""Fitting observed orders (docs/math/orders.md#fit): ``log err = a + p log h`` by least squares.
 
 ``h = h_T`` (``c1 log T / T`` for li2024, ``1/T`` otherwise).  The confidence interval is
 the t-interval of the slope; the raw slope against T and the slope against total NFE are

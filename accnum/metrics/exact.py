@@ -1,4 +1,4 @@
-"""Exact TV and KL of a deterministic sampler's output by change of variables (SPEC §4).
+"""Exact TV and KL of a deterministic sampler's output by change of variables (docs/math/metrics.md#exact-tv-kl).
 
 The sampler is a map ``F: y_T -> y_1``.  With ``pi_T`` the law of ``Y_T`` and
 ``rho(x) = q_1(F(x)) |det DF(x)| / pi_T(x)``:
@@ -102,7 +102,7 @@ def _integrands(lr):
 def exact(target, sampler, schedule, n: int = 8192, seed: int = 0, init: str = "gaussian",
           method: str = "qmc", replicates: int = 16, score=None, metrics=("tv", "kl"),
           backend: str = "auto") -> dict[str, Estimate]:
-    """Exact ``TV`` and ``KL(p || q_1)`` of a deterministic sampler (SPEC §4).
+    """Exact ``TV`` and ``KL(p || q_1)`` of a deterministic sampler (docs/math/metrics.md#exact-tv-kl).
 
     ``method``: ``"qmc"`` (scrambled Sobol, ``replicates`` independent scramblings give the
     standard error), ``"mc"`` (i.i.d. draws from ``pi_T``) or

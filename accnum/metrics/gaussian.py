@@ -1,4 +1,4 @@
-"""Closed forms for Gaussian targets (K = 1), any dimension (SPEC §4).
+"""Closed forms for Gaussian targets (K = 1), any dimension (docs/math/metrics.md#gaussian-closed-forms).
 
 With ``q_0 = N(mu, Sigma)`` every score is affine, so every sampler here is an affine map
 plus Gaussian noise: the law of ``Y_1`` is Gaussian and follows from propagating the mean

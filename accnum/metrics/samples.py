@@ -1,4 +1,4 @@
-"""Sample-based distances to the exact target, for any sampler and any dimension (SPEC §4).
+"""Sample-based distances to the exact target, for any sampler and any dimension (docs/math/metrics.md#sample-metrics).
 
 These compare ``n`` sampler outputs with ``q_1``: the sliced 2-Wasserstein distance and
 the energy distance against ``n`` exact draws of ``q_1``; in 1-D, the Wasserstein-1 and

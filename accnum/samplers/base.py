@@ -89,7 +89,7 @@ class KernelSampler(Sampler):
     """A stochastic sampler whose step is ``Y_{t-1} = m_t(Y_t + sqrt(v0) Z) + sqrt(v1) Z'``.
 
     Subclasses give the one-step kernel through :meth:`kernel`; the step, the path KL
-    (SPEC §4) and grid propagation all read the same three pieces, so each kernel is
+    (docs/math/metrics.md#kernel-density) and grid propagation all read the same three pieces, so each kernel is
     written once.  ``v0 = 0`` means no intermediate point (one normal per step).
     """
 

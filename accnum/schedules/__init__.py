@@ -1,4 +1,4 @@
-"""Noise schedules (SPEC §1): the arrays ``alpha[0..T]`` and ``alpha_bar[0..T]``.
+"""Noise schedules (docs/math/forward.md): the arrays ``alpha[0..T]`` and ``alpha_bar[0..T]``.
 
 Every schedule is a :class:`Schedule`; the factories below build the named ones and
 ``get(name, T, **params)`` looks them up by name.
@@ -24,7 +24,7 @@ class Schedule:
 
     ``beta`` is the primary array (kept to full relative precision even at 1e-12);
     ``alpha_bar = prod alpha`` is accumulated in logs.  ``h`` is the step-size scale in
-    which orders are stated (SPEC §6): ``c1 log T / T`` for ``li2024``, ``1 / T`` otherwise.
+    which orders are stated (docs/math/orders.md#step-size-h): ``c1 log T / T`` for ``li2024``, ``1 / T`` otherwise.
     """
 
     def __init__(self, name: str, beta, h: float, params: dict | None = None):
@@ -60,7 +60,7 @@ class Schedule:
 
     def alpha_bar_ext(self, t: int) -> float:
         """``alpha_bar[t]`` for ``0 <= t <= T + 1``, with the convention
-        ``alpha_{T+1} := alpha_T`` (SPEC §3, accel-ode) beyond the end."""
+        ``alpha_{T+1} := alpha_T`` (docs/math/forward.md#beyond-t) beyond the end."""
         if t == self.T + 1:
             return float(self.alpha_bar[self.T] * self.alpha[self.T])
         return float(self.alpha_bar[t])

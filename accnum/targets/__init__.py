@@ -18,7 +18,7 @@ from ..errors import InvalidInput, InvalidType
 
 
 def gmm1d() -> GaussianMixture:
-    """The 1-D mixture of SPEC §8 (the default target)."""
+    """Three components on the line: weights 0.3, 0.5, 0.2, means -2, 0.5, 3, variances 0.3, 0.6, 0.2 (the default target)."""
     return GaussianMixture([0.3, 0.5, 0.2], [[-2.0], [0.5], [3.0]], [0.3, 0.6, 0.2])
 
 

@@ -1,4 +1,5 @@
-"""Gaussian mixtures with exact scores and score Jacobians at every noise level (SPEC §2).
+"""Gaussian mixtures with exact scores and score Jacobians at every noise level
+(docs/math/mixtures.md).
 
 ``q_0 = sum_k w_k N(mu_k, Sigma_k)``; under the forward process (Li et al. 2024, eq. 3)
 ``q_t = sum_k w_k N(sqrt(abar_t) mu_k, abar_t Sigma_k + (1 - abar_t) I)``, so every
@@ -165,7 +166,7 @@ class GaussianMixture:
         return joint - lse[:, None], lse
 
     def _grads(self, z: np.ndarray) -> np.ndarray:
-        """``g_k(x) = -C_k^{-1}(x - m_k)`` (SPEC §2) as ``(n, K, d)``, from the whitened ``z``."""
+        """``g_k(x) = -C_k^{-1}(x - m_k)`` (docs/math/mixtures.md#exact-score) as ``(n, K, d)``, from the whitened ``z``."""
         if self.kind != "full":
             return -z / np.sqrt(self._var)[None]
         out = np.empty_like(z)
@@ -190,7 +191,7 @@ class GaussianMixture:
         return r[0] if single else r
 
     def score(self, x) -> np.ndarray:
-        """``s(x) = grad log q(x) = sum_k gamma_k g_k`` (SPEC §2)."""
+        """``s(x) = grad log q(x) = sum_k gamma_k g_k`` (docs/math/mixtures.md#exact-score)."""
         x, single = _checks.points("x", x, self.d)
         s = self._score_and_parts(x)[0]
         return s[0] if single else s
@@ -199,7 +200,7 @@ class GaussianMixture:
         return exact_score.score_parts(self, x)
 
     def score_jacobian(self, x) -> np.ndarray:
-        """``J(x) = grad s(x) = sum_k gamma_k (g_k g_k^T - C_k^{-1}) - s s^T`` (SPEC §2),
+        """``J(x) = grad s(x) = sum_k gamma_k (g_k g_k^T - C_k^{-1}) - s s^T`` (docs/math/mixtures.md#exact-jacobian),
         evaluated in the centred form ``sum_k gamma_k ((g_k - s)(g_k - s)^T - C_k^{-1})``
         to avoid cancellation; shape ``(n, d, d)``."""
         x, single = _checks.points("x", x, self.d)
@@ -242,7 +243,7 @@ class GaussianMixture:
 
     # ------------------------------------------------------- forward process
     def diffused(self, alpha_bar: float) -> GaussianMixture:
-        """The law of ``X_t = sqrt(abar) X_0 + sqrt(1 - abar) Z`` (SPEC §2)."""
+        """The law of ``X_t = sqrt(abar) X_0 + sqrt(1 - abar) Z`` (docs/math/mixtures.md#diffused-mixture)."""
         a = _checks.real("alpha_bar", alpha_bar, low=0.0, high=1.0)
         if a == 1.0:
             return self
@@ -258,7 +259,7 @@ class GaussianMixture:
         return out
 
     def posterior(self, x_t, alpha_t: float, alpha_bar_prev: float):
-        """Law of ``X_{t-1} | X_t = x_t`` when this mixture is ``q_0`` (SPEC §2).
+        """Law of ``X_{t-1} | X_t = x_t`` when this mixture is ``q_0`` (docs/math/mixtures.md#posterior).
 
         The prior is ``q_{t-1} = diffused(alpha_bar_prev)`` and
         ``X_t | X_{t-1} ~ N(sqrt(alpha_t) X_{t-1}, (1 - alpha_t) I)``.  Component ``k``
@@ -295,7 +296,7 @@ class GaussianMixture:
         return {"weights": self.weights.tolist(), "means": self.means.tolist(), "covariances": self.covariances.tolist()}
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
-        """The SPEC §2 JSON text; written to ``path`` when one is given."""
+        """The target file's JSON text (docs/math/mixtures.md#target-file); written to ``path`` when one is given."""
         text = json.dumps(self.to_dict())
         if path is not None:
             from ..io import write_atomic
@@ -323,7 +324,7 @@ class GaussianMixture:
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> GaussianMixture:
-        """Read a target file in the SPEC §2 format."""
+        """Read a target file (docs/math/mixtures.md#target-file)."""
         source = f"target file {os.fspath(path)!r}"
         try:
             with open(path, encoding="utf-8") as fh:

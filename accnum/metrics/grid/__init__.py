@@ -1,4 +1,4 @@
-"""Marginal TV on a grid (SPEC §4), independent of the change-of-variables machinery.
+"""Marginal TV on a grid (docs/math/metrics.md#grid), independent of the change-of-variables machinery.
 
 Deterministic samplers, 1-D: a fine grid of starting points is pushed through the map;
 the mass between neighbouring points is known under ``pi_T`` (its CDF) and under ``q_1``

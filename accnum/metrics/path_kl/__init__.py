@@ -59,7 +59,7 @@ def _kl_terms(log_r):
 
 def path_kl(target, sampler, schedule, n: int = 2000, seed: int = 0, nodes: int = 8, init: str = "gaussian",
             score=None, backend: str = "auto") -> Estimate:
-    """The path KL of SPEC §4 with its standard error; ``extra["per_step"]`` holds the
+    """The path KL (docs/math/metrics.md#path-kl) with its standard error; ``extra["per_step"]`` holds the
     terms ``[KL(q_T || pi_T), step T, ..., step 2]`` and ``extra["tv_bound"]`` Pinsker's
     bound ``sqrt(KL / 2)`` on ``TV(q_1, p_{Y_1})``.  On the ``cpu``/``cuda`` backends the
     score evaluations at the pairs and quadrature nodes run in compiled kernels."""
