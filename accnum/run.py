@@ -23,7 +23,10 @@ BACKENDS = kernels.BACKENDS
 
 @dataclass
 class SampleResult:
-    """Samples ``x`` (n, d) and what produced them."""
+    """Samples ``x`` (n, d) and what produced them.  With ``path=True``, also the trajectory:
+    ``path`` (T - to + 1, n, d), the points before the first step (``Y_T``) and after every
+    step, with each row's step index ``t`` (``Y_t``), noise level ``abar`` and
+    ``sigma = sqrt(1 - abar)``."""
 
     x: np.ndarray
     sampler: str
@@ -34,22 +37,31 @@ class SampleResult:
     backend: str
     to: int
     meta: dict = field(default_factory=dict)
+    path: np.ndarray | None = None
+    t: np.ndarray | None = None
+    abar: np.ndarray | None = None
+    sigma: np.ndarray | None = None
 
 
-def integrate(sampler, model, sched: Schedule, y, to: int = 1, noise_at=None, progress=None):
+def integrate(sampler, model, sched: Schedule, y, to: int = 1, noise_at=None, progress=None, record=None):
     """Run ``sampler`` from ``Y_T = y`` down to ``Y_to``.
 
     ``noise_at(t)`` returns the list of standard-normal arrays step ``t`` uses (required
-    when the sampler draws any).  ``y`` may be an array or a Tangent.
+    when the sampler draws any).  ``y`` may be an array or a Tangent.  ``record(y)``, when
+    given, is called with the points before the first step and after every step.
     """
     state = sampler.initial_state()
     k = sampler.facts.normals
     steps = range(sched.T, to, -1)
     if progress is not None:
         steps = progress(steps)
+    if record is not None:
+        record(y)
     for t in steps:
         z = noise_at(t) if k else []
         y, state = sampler.step(t, y, z, model, sched, state)
+        if record is not None:
+            record(y)
     return y
 
 
@@ -123,7 +135,7 @@ def _memory_for_samples(n: int, d: int, K: int, backend: str) -> None:
 
 def sample(target, sampler, schedule: Schedule, n: int | None = None, seed: int = 0, init=None,
            noise=None, backend: str = "auto", to: int = 1, score: ScoreModel | None = None,
-           progress=None) -> SampleResult:
+           progress=None, path: bool = False) -> SampleResult:
     """Draw ``n`` samples of ``Y_to`` with ``sampler`` on ``schedule``.
 
     ``target`` is a :class:`~accnum.GaussianMixture`, a built-in name or a JSON path;
@@ -134,8 +146,9 @@ def sample(target, sampler, schedule: Schedule, n: int | None = None, seed: int 
 
     ``backend``: ``"numpy"`` (the readable reference), ``"cpu"`` (Numba kernels),
     ``"cuda"`` (numba-cuda; a GPU or the simulator) or ``"auto"`` (cuda on a GPU, else
-    cpu; numpy for a score or a noise array the kernels cannot take).  All draw the same
-    noise and agree to 1e-12 relative.
+    cpu; numpy for what the kernels cannot take).  All draw the same noise and agree to
+    ``max(1e-12, 8 T eps)`` relative.  ``path=True`` also returns every step's points
+    (:class:`SampleResult`; memory ``(T + 1) n d`` numbers, only when asked).
     """
     target = resolve_target(target)
     sampler = get_sampler(sampler)
@@ -156,6 +169,12 @@ def sample(target, sampler, schedule: Schedule, n: int | None = None, seed: int 
     model = resolve_score(score, target)
     backend = _backend_for(backend, model, noise, lambda: kernels.trace(sampler, schedule, to))
     _memory_for_samples(n, target.d, target.K, backend)
+    if not isinstance(path, bool):
+        raise InvalidType(f"path must be True or False, got {type(path).__name__}")
+    if path:
+        rows = schedule.T - to + 1
+        _memory.require(8.0 * rows * n * target.d, f"the trajectory of {n} samples over {rows} points",
+                        f"n = {n}, T = {schedule.T}")
     if noise is not None:
         arr = _check_noise(noise, sampler, schedule, n, target.d)
         noise_at = lambda t: list(arr[t])
@@ -164,22 +183,30 @@ def sample(target, sampler, schedule: Schedule, n: int | None = None, seed: int 
         noise_at = lambda t: [_noise.normals(seed, t, j, n, target.d) for j in range(k)]
     init = "gaussian" if init is None else init
     calls0 = model.calls
+    trajectory = None
     if backend == "numpy":
         y = initial_points(target, schedule, n, seed, init)
+        recorded = [] if path else None
         with np.errstate(over="ignore", invalid="ignore"):   # overflow is reported below, in one line
-            x = integrate(sampler, model, schedule, y, to, noise_at, progress)
+            x = integrate(sampler, model, schedule, y, to, noise_at, progress,
+                          recorded.append if path else None)
+        if path:
+            trajectory = np.stack(recorded)
     else:
         # N(0, I) starting points are drawn inside the kernel (same stream, step 0)
         y = n if isinstance(init, str) and init == "gaussian" else initial_points(target, schedule, n, seed, init)
-        x = kernels.execute(backend, target, model, sampler, schedule, y, seed, to)[0]
+        x, _, _, trajectory = kernels.execute(backend, target, model, sampler, schedule, y, seed, to, path=path)
     if not np.all(np.isfinite(x)):
         bad = int(np.count_nonzero(~np.all(np.isfinite(x), axis=1)))
         raise NumericalFailure(f"{sampler.name} on {schedule.describe()} produced non-finite values (overflow) for {bad} "
                                f"of {n} samples with the score model {_describe(model)}: its scores are too large for "
                                "float64")
+    steps = np.arange(schedule.T, to - 1, -1) if path else None
+    abar = np.asarray(schedule.alpha_bar)[steps] if path else None
     return SampleResult(
         x=x, sampler=sampler.name, schedule=schedule.describe(), T=schedule.T, nfe=model.calls - calls0,
-        seed=seed, backend=backend, to=to,
+        seed=seed, backend=backend, to=to, path=trajectory, t=steps, abar=abar,
+        sigma=np.sqrt(1.0 - abar) if path else None,
     )
 
 

@@ -392,3 +392,14 @@ def test_cpu_and_numpy_agree_within_the_stated_bound_at_large_T():
         ref = accnum.sample(tg, name, sched, n=200, seed=1, backend="numpy").x
         got = accnum.sample(tg, name, sched, n=200, seed=1, backend="cpu").x
         assert _rel(got, ref) < bound, (name, _rel(got, ref), bound)
+
+
+@pytest.mark.parametrize("name", ["accel-ode", "dpmpp-2m", "accel-sde", "ddpm"])
+def test_trajectories_are_the_same_on_every_backend(name):
+    tg, sched = targets.resolve("aniso2d"), schedules.li2024(25)
+    a = accnum.sample(tg, name, sched, n=40, seed=2, backend="numpy", path=True, to=0)
+    b = accnum.sample(tg, name, sched, n=40, seed=2, backend="cpu", path=True, to=0)
+    assert a.path.shape == b.path.shape == (26, 40, 2)
+    assert _rel(b.path, a.path) < RTOL and np.array_equal(b.path[-1], b.x)
+    assert list(b.t) == list(range(25, -1, -1)) and b.abar[-1] == 1.0 and b.sigma[0] > 0.99
+    assert accnum.sample(tg, name, sched, n=40, seed=2, backend="cpu").path is None

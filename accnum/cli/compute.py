@@ -22,7 +22,10 @@ def _sample_args(p):
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--init", default="gaussian", choices=["gaussian", "exact"], help="Y_T ~ N(0, I) or q_T")
     p.add_argument("--to", type=int, default=1, choices=[0, 1], help="stop at Y_1 (theory) or Y_0")
-    p.add_argument("--out", default="samples.npy", help="output .npy file (default samples.npy)")
+    p.add_argument("--path", action="store_true",
+                   help="also keep every step's points: writes an .npz with x, path (T - to + 1, n, d), t, abar, sigma")
+    p.add_argument("--out", default=None, help="output file: .npy (default samples.npy), or .npz with --path "
+                                               "(default samples.npz)")
     backend_arg(p)
 
 
@@ -30,19 +33,26 @@ def _sample(args):
     from .. import sample, schedules, targets
     from ..io import Outputs, check_file
 
-    if not args.out.endswith(".npy"):
-        raise InvalidInput(f"--out must name a .npy file, got {args.out!r}")
-    out_path = check_file(args.out, "--out")
+    ext = ".npz" if args.path else ".npy"
+    out = args.out or f"samples{ext}"
+    if not out.endswith(ext):
+        raise InvalidInput(f"--out must name a {ext} file{' with --path' if args.path else ''}, got {out!r}")
+    args.out = out
+    out_path = check_file(out, "--out")
     target = targets.resolve(args.target)
     sched = schedules.get(args.schedule, args.T, **schedule_params(args))
     res = sample(target, args.sampler, sched, n=args.n, seed=args.seed, init=args.init, to=args.to,
-                 progress=progress(str(args.sampler)), backend=args.backend)
+                 progress=progress(str(args.sampler)), backend=args.backend, path=args.path)
     buf = io.BytesIO()
-    np.save(buf, res.x)
+    if args.path:
+        np.savez(buf, x=res.x, path=res.path, t=res.t, abar=res.abar, sigma=res.sigma)
+    else:
+        np.save(buf, res.x)
     out = Outputs()
     out.add(out_path, buf.getvalue())
     out.commit()
-    print(f"{res.x.shape[0]} samples of Y_{res.to} (d = {res.x.shape[1]}) from {res.sampler} on {res.schedule}, "
+    kept = f" and their paths ({res.path.shape[0]} points each)" if args.path else ""
+    print(f"{res.x.shape[0]} samples of Y_{res.to} (d = {res.x.shape[1]}){kept} from {res.sampler} on {res.schedule}, "
           f"{res.nfe} score evaluations each, seed {res.seed}, backend {res.backend} -> {args.out}")
     print(f"sample mean {np.array2string(res.x.mean(axis=0), precision=4)}; "
           f"target q_{res.to} mean {np.array2string(target.diffused(sched.alpha_bar[res.to]).mean(), precision=4)}")

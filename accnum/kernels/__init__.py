@@ -24,11 +24,12 @@ def compilable(model) -> bool:
     return model.compiled_problem() is None
 
 
-def execute(backend: str, target, model, sampler, sched, y0, seed: int, to: int = 1, jac: bool = False):
+def execute(backend: str, target, model, sampler, sched, y0, seed: int, to: int = 1, jac: bool = False,
+            path: bool = False):
     """:func:`accnum.kernels.sampling.execute` (imported on first use: it compiles kernels)."""
     from .sampling import execute as run
 
-    return run(backend, target, model, sampler, sched, y0, seed, to, jac)
+    return run(backend, target, model, sampler, sched, y0, seed, to, jac, path)
 
 
 __all__ = ["BACKENDS", "Program", "compilable", "cuda_status", "execute", "resolve_backend", "trace"]

@@ -33,7 +33,7 @@ def compiled_score(model, program, d: int):
 def sample_body(i0, L, n, buf, score, score_jac, args):
     """Samples ``i0 .. i0 + L - 1``: ``Y_T`` (given, or ``N(0, I)`` drawn from stream step 0),
     every step of the program, and (``jac = 2``) the log-determinant and first bad step."""
-    y, logdet, bad, jac, draw_init, init_key, prog, sp, lay = args
+    y, logdet, bad, jac, draw_init, init_key, prog, sp, lay, path = args
     sc = views(buf, lay)
     sym = sc[0]
     d = y.shape[1]
@@ -45,7 +45,14 @@ def sample_body(i0, L, n, buf, score, score_jac, args):
                 i = i0 + l
                 sym[0, a, l] = y[i, a] if i < n else 0.0
     begin(sc, prog.n_mem, prog.n_noise, L, jac)
-    run_rows(score, score_jac, prog, sp, sc, i0, L, 0, prog.steps.shape[0], jac)
+    R = prog.steps.shape[0]
+    if path.shape[0] == R + 1:     # the trajectory was asked for: Y after every step (row 0: Y_T)
+        _record(path, 0, sym, i0, L, n)
+        for r in range(R):
+            run_rows(score, score_jac, prog, sp, sc, i0, L, r, r + 1, jac)
+            _record(path, r + 1, sym, i0, L, n)
+    else:
+        run_rows(score, score_jac, prog, sp, sc, i0, L, 0, R, jac)
     for l in range(L):
         i = i0 + l
         if i < n:
@@ -55,12 +62,23 @@ def sample_body(i0, L, n, buf, score, score_jac, args):
             bad[i] = np.int64(sc[7][l])
 
 
-def execute(backend: str, target, model, sampler, sched, y0, seed: int, to: int = 1, jac: bool = False):
+@numba.njit(**OPTS)
+def _record(path, r, sym, i0, L, n):
+    for l in range(L):
+        i = i0 + l
+        if i < n:
+            for a in range(sym.shape[1]):
+                path[r, i, a] = sym[0, a, l]
+
+
+def execute(backend: str, target, model, sampler, sched, y0, seed: int, to: int = 1, jac: bool = False,
+            path: bool = False):
     """Run ``sampler`` on ``backend`` (``cpu``/``cuda``) from ``y0`` (an ``(n, d)`` array, or
     the integer ``n`` to draw ``Y_T ~ N(0, I)`` from stream step 0 inside the kernel).
 
-    Returns ``(y, logdet, bad)``: ``Y_to`` (n, d), ``log|det|`` and the first step whose
-    Jacobian determinant is not positive (0 if none), the last two only with ``jac``."""
+    Returns ``(y, logdet, bad, trajectory)``: ``Y_to`` (n, d), ``log|det|`` and the first step
+    whose Jacobian determinant is not positive (0 if none), the two only with ``jac``, and
+    with ``path`` the points after every step ``(R + 1, n, d)`` (row 0: ``Y_T``), else None."""
     program = trace(sampler, sched, to)
     d = target.d
     form = compiled_score(model, program, d)
@@ -73,11 +91,13 @@ def execute(backend: str, target, model, sampler, sched, y0, seed: int, to: int 
     logdet, bad = np.zeros(n), np.zeros(n, dtype=np.int64)
     lanes = lanes_for(backend, lane_bytes(program.rows, d, form.workspace, jac))
     total, lay = run_scratch(program.rows, d, form.workspace, lanes, jac)
-    args = (y, logdet, bad, 2 if jac else 0, draw, noise.stream_key(seed, 0, 0), program.arrays(seed), form.params, lay)
+    trajectory = np.empty((len(program.steps) + 1, n, d)) if path else np.empty((1, 1, 1))
+    args = (y, logdet, bad, 2 if jac else 0, draw, noise.stream_key(seed, 0, 0), program.arrays(seed), form.params, lay,
+            trajectory)
     launch(backend, sample_body, form.score, form.score_jac or no_jacobian, n, lanes, total, args,
-           outputs=(y, logdet, bad))
+           outputs=(y, logdet, bad, trajectory))
     model.count(int(program.stages.sum()))
-    return y, logdet, bad
+    return y, logdet, bad, (trajectory if path else None)
 
 
 stabilize(globals())

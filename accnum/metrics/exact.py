@@ -64,7 +64,7 @@ def log_rho(target, sampler, sched, x, init="gaussian", score=None, to: int = 1,
     backend = _backend_for(backend, model, None, lambda: kernels.trace(sampler, sched, to))
     _memory_for_tangents(x.shape[0], target.d, target.K, backend)
     if backend != "numpy":
-        y, logdet, first_bad = kernels.execute(backend, target, model, sampler, sched, x, 0, to, jac=True)
+        y, logdet, first_bad, _ = kernels.execute(backend, target, model, sampler, sched, x, 0, to, jac=True)
         if check and np.any(first_bad):
             t = int(first_bad.max())
             raise _not_invertible(sampler, sched, t, int(np.count_nonzero(first_bad == t)), x.shape[0])
