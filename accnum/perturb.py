@@ -174,7 +174,7 @@ class Bias(Perturbed):
     def compiled(self, evaluations):
         base = self.exact.compiled(evaluations)
         return CompiledScore(affine_score, affine_score_jac, (base.params, 1.0, self.vector.copy()), base.workspace,
-                             "bias")
+                             "bias", affine_score_lowrank if base.score_lowrank else None, base.rank)
 
     def describe(self):
         return f"bias(|b|={math.hypot(*self.vector):.4g})"   # hypot: no overflow
@@ -197,7 +197,7 @@ class Scale(Perturbed):
     def compiled(self, evaluations):
         base = self.exact.compiled(evaluations)
         return CompiledScore(affine_score, affine_score_jac, (base.params, 1.0 + self.delta, np.zeros(self.target.d)),
-                             base.workspace, "scale")
+                             base.workspace, "scale", affine_score_lowrank if base.score_lowrank else None, base.rank)
 
     def describe(self):
         return f"scale(delta={self.delta:.4g})"
@@ -212,6 +212,22 @@ def affine_score(p, q, i0, L, X, OUT, ws):
         ba = b[a]
         for l in range(L):
             OUT[a, l] = c * OUT[a, l] + ba
+
+
+@numba.njit(**_OPTS)
+def affine_score_lowrank(p, q, i0, L, X, OUT, D, A, B, ws):
+    """... and its Jacobian ``c J*`` as diagonal plus low rank (``c D*``, ``c A*``, ``B*``)."""
+    exact_score.score_lowrank_lanes(p[0], q, i0, L, X, OUT, D, A, B, ws)
+    c, b = p[1], p[2]
+    d, K = X.shape[0], A.shape[1]
+    for a in range(d):
+        ba = b[a]
+        for l in range(L):
+            OUT[a, l] = c * OUT[a, l] + ba
+            D[a, l] *= c
+        for k in range(K):
+            for l in range(L):
+                A[a, k, l] *= c
 
 
 @numba.njit(**_OPTS)

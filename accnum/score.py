@@ -65,6 +65,10 @@ class CompiledScore(NamedTuple):
     params: tuple              #: what they read (arrays, numbers, nested tuples)
     workspace: int = 1         #: rows of the per-lane workspace ``ws``
     name: str = ""
+    #: optional, for exact metrics in time linear in d: ``(params, q, i0, L, X, OUT, D, A, B, ws)``
+    #: writing the Jacobian as ``diag(D) + A B^T`` (``A``, ``B`` of shape ``(d, rank, L)``)
+    score_lowrank: Any = None
+    rank: int = 0
 
 
 def _defining(cls, attr):
@@ -178,9 +182,11 @@ class ExactScore(ScoreModel):
     def compiled(self, evaluations):
         from .targets import exact_score
 
+        lowrank = self.target.kind != "full"    # full covariances: dense Jacobians only
         return CompiledScore(exact_score.score_lanes, exact_score.score_jac_lanes,
                              exact_score.tables(self.target, evaluations.abar),
-                             exact_score.workspace(self.target.K, self.target.d), "exact")
+                             exact_score.workspace(self.target.K, self.target.d), "exact",
+                             exact_score.score_lowrank_lanes if lowrank else None, self.target.K if lowrank else 0)
 
     def describe(self) -> str:
         return "exact"

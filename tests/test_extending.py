@@ -249,17 +249,11 @@ def test_the_tanh_network_score_on_cuda_under_the_simulator_and_in_ptx():
                          env={**os.environ, "NUMBA_ENABLE_CUDASIM": "1"})
     assert res.returncode == 0 and "tanh cuda ok" in res.stdout, res.stderr[-3000:]
     from accnum.kernels.cuda_launch import kernel_ptx
-    from accnum.kernels.executor import run_scratch
-    from accnum.kernels.program import trace
-    from accnum.kernels.sampling import compiled_score, sample_body
+    from accnum.kernels.sampling import prepare
 
     tg = targets.get("aniso2d")
-    program = trace(samplers.get("accel-ode"), S)
-    form = compiled_score(Sum(ExactScore(tg), TanhNet(d=2, hidden=8)), program, 2)
-    total, lay = run_scratch(program.rows, 2, form.workspace, 1, True)
-    args = (np.zeros((4, 2)), np.zeros(4), np.zeros(4, dtype=np.int64), 2, True, np.uint64(0), program.arrays(0),
-            form.params, lay)
-    ptx = kernel_ptx(sample_body, form.score, form.score_jac, total, 4, args)
+    run = prepare("cuda", tg, Sum(ExactScore(tg), TanhNet(d=2, hidden=8)), samplers.get("accel-ode"), S, 4, 0, jac=True)
+    ptx = kernel_ptx(run.body, run.score, run.score_jac, run.total, 4, run.args)
     assert ".target sm_90" in ptx
 
 

@@ -271,6 +271,9 @@ _CUDA_SCRIPT = textwrap.dedent("""
         for name in ("accel-ode", "dpmpp-2m"):
             assert np.max(np.abs(log_rho(tg, name, sched, x, backend="cuda")
                                  - log_rho(tg, name, sched, x, backend="numpy"))) < 1e-9
+        if tg.kind != "full":
+            assert np.max(np.abs(log_rho(tg, "accel-ode", sched, x, backend="cuda", route="lowrank")
+                                 - log_rho(tg, "accel-ode", sched, x, backend="numpy"))) < 1e-9
         if tg.d <= 2:
             from accnum.metrics.path_kl import path_kl
             from accnum.metrics.grid import grid_tv
@@ -316,27 +319,26 @@ def test_every_kernel_compiles_to_ptx_for_cc90():
     from accnum.kernels.executor import run_scratch
     from accnum.kernels.layout import layout
     from accnum.kernels.points import PointScratch, points_body
-    from accnum.kernels.program import trace, trace_mean_maps
-    from accnum.kernels.sampling import compiled_score, sample_body
+    from accnum.kernels.program import trace_mean_maps
+    from accnum.kernels import sampling
+    from accnum.kernels.sampling import compiled_score
     from accnum.metrics.grid.newton import NewtonScratch, newton_body
     from accnum.metrics.path_kl import PairScratch, _truth_workspace, pairs_body
     from accnum.metrics.path_kl.density import gh_rule
     from accnum.metrics.path_kl.pairs import pair_tables
-    from accnum.score import Evaluations, no_jacobian
+    from accnum.score import Evaluations
 
     tg = targets.resolve("aniso2d")
     d, sched = tg.d, schedules.li2024(12)
-    program = trace(samplers.get("accel-sde"), sched)
     y = np.zeros((4, d))
 
     def check(ptx):
         assert ".target sm_90" in ptx and ".entry" in ptx
 
     for model in [ExactScore(tg)] + [perturb.make(k, tg, 0.1, frequency=1.0) for k in perturb.KINDS]:
-        form = compiled_score(model, program, d)
-        total, lay = run_scratch(program.rows, d, form.workspace, 1, True)
-        args = (y, np.zeros(4), np.zeros(4, dtype=np.int64), 2, True, np.uint64(0), program.arrays(0), form.params, lay)
-        check(kernel_ptx(sample_body, form.score, form.score_jac or no_jacobian, total, 4, args))
+        run = sampling.prepare("cuda", tg, model, samplers.get("accel-sde"), sched, y, 0, jac=model.has_jacobian,
+                               path=True)
+        check(kernel_ptx(run.body, run.score, run.score_jac, run.total, 4, run.args))
     form = ExactScore(tg).compiled_form(Evaluations(np.array([0.5]), np.zeros(1, dtype=np.int64), d))
     total, lay = layout(PointScratch, X=(d, 1), O=(d, 1), J=(d, d, 1), ws=(form.workspace, 1))
     check(kernel_ptx(points_body, form.score, form.score_jac, total, 4, (y, y.copy(), np.zeros((4, d, d)), True,
@@ -357,6 +359,12 @@ def test_every_kernel_compiles_to_ptx_for_cc90():
     args = (y, y.copy(), np.zeros((2, 4, d)), np.zeros((2, 4)), np.zeros((2, 4), dtype=np.int64), 1e-11, 0,
             mm.arrays(0), form.params, lay)
     check(kernel_ptx(newton_body, form.score, form.score_jac, total, 4, args))
+    from accnum.kernels import lowrank
+
+    tg = targets.resolve("gmm:d=3,K=2")
+    for model in (ExactScore(tg), perturb.make("bias", tg, 0.1)):
+        run = lowrank.prepare("cuda", tg, model, samplers.get("accel-ode"), sched, np.zeros((4, 3)), 0)
+        check(kernel_ptx(run.body, run.score, run.score_jac, run.total, 4, run.args))
 
 
 @pytest.mark.parametrize("lanes", [1, 5, 64, 200])

@@ -62,25 +62,48 @@ def test_stable_identities_make_the_kernel_cache_hit_in_a_new_process(tmp_path):
     assert "hits 1 misses 0" in second.stdout, second.stdout + second.stderr[-2000:]
 
 
-def test_a_users_function_gets_a_file_identity_and_closures_a_random_one(tmp_path):
+_INDEX_A = textwrap.dedent("""
+    import numpy as np, accnum
+    from accnum import perturb, schedules, targets
+    tg = targets.get("gmm1d")
+    for kind in ("smooth", "scale"):
+        accnum.sample(tg, "ddim-li", schedules.li2024(20), n=70, score=perturb.make(kind, tg, 0.1, frequency=1.0),
+                      backend="cpu")
+    print("ok")
+""")
+_INDEX_B = textwrap.dedent("""
+    import sys
+    import accnum
+    from accnum import schedules, targets
+    assert "accnum.perturb" not in sys.modules or True
+    accnum.sample(targets.get("gmm1d"), "ddim", schedules.li2024(20), n=70, backend="cpu")
+    accnum.sample(targets.get("gmm1d"), "accel-ode", schedules.li2024(20), n=70, backend="cpu")
+    print("ok")
+""")
+
+
+def test_a_cache_index_written_elsewhere_loads_and_saves_again(tmp_path):
+    """One process caches kernels for perturbation scores; another, which has not imported
+    accnum.perturb, loads that index and adds entries: the index's functions must resolve
+    (once a stray rebuilt dispatcher was collected and the save failed, 'underlying object
+    has vanished')."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    for script in (_INDEX_A, _INDEX_B, _INDEX_A, _INDEX_B):
+        res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+        assert res.returncode == 0 and "ok" in res.stdout, res.stderr[-2000:]
+
+
+def test_kernels_for_a_users_functions_are_not_cached(tmp_path):
     (tmp_path / "userfns.py").write_text("import numba\n@numba.njit\ndef f(x):\n    return x\n")
     sys.path.insert(0, str(tmp_path))
     try:
         import userfns
     finally:
         sys.path.remove(str(tmp_path))
-    numba_compat.identify(userfns.f)
-    assert userfns.f._uuid.startswith("file:") and "userfns.f" in userfns.f._uuid
+    from accnum.kernels.layout import _run_blocks_fresh
 
-    def make():
-        @numba.njit
-        def g(x):
-            return x
-        return g
-
-    g = make()
-    numba_compat.identify(g)
-    assert not g._uuid.startswith(("file:", "accnum:"))
+    assert not numba_compat.cacheable(userfns.f)
+    assert type(_run_blocks_fresh._cache).__name__ == "NullCache"   # Numba's no-op cache
 
 
 @pytest.mark.parametrize("parts", [("a",), ("b",)])
@@ -90,3 +113,30 @@ def test_variants_get_names_of_their_own(parts):
         return x
 
     assert h.py_func.__qualname__.endswith("_" + __import__("hashlib").blake2b(parts[0].encode(), digest_size=6).hexdigest())
+
+
+def test_an_unreadable_cache_index_is_a_miss_not_an_error(tmp_path):
+    """Corrupt the index of a cached kernel: the next run warns, compiles, and gives the same numbers."""
+    script = textwrap.dedent("""
+        import warnings, numpy as np, accnum
+        from accnum import schedules, targets
+        warnings.simplefilter("always")
+        x = accnum.sample(targets.get("gmm1d"), "ddim-li", schedules.li2024(20), n=50, backend="cpu").x
+        print(repr(float(x.sum())))
+    """)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    index = [p for p in tmp_path.rglob("*.nbi") if "_run_blocks" in p.name]
+    assert index
+    with open(index[0], "rb") as fh:
+        import pickle
+
+        version = pickle.load(fh)
+    with open(index[0], "wb") as fh:
+        pickle.dump(version, fh)
+        fh.write(b"not a pickle")
+    second = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "could not be read" in second.stderr
+    assert second.stdout == first.stdout

@@ -44,14 +44,17 @@ def _samplers_args(p):
 
 def _samplers(args):
     from .. import samplers
+    from ..kernels.lowrank import route_of
 
     check_backend(args)
-    rows = [("name", "kind", "NFE/step", "normals", "claimed order", "metric", "source")]
+    rows = [("name", "kind", "NFE/step", "normals", "claimed order", "metric", "exact log-det", "source")]
     for name in samplers.names():
         f = samplers.get(name).facts
         rows.append((f.name, f.kind.upper(), str(f.nfe), str(f.normals), "-" if f.order is None else f"{f.order:g}",
-                     f.metric, f.source))
+                     f.metric, route_of(samplers.get(name)), f.source))
     print_table(rows)
+    print("\nexact log-det: the cost per sample of exact TV/KL on a diagonal mixture (gmm:d=..); O(d^3) for samplers "
+          "that carry state and for full covariances.")
 
 
 def _targets_args(p):

@@ -26,10 +26,12 @@ results are the same for any block size and thread count.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
+
 import numba
 import numpy as np
 
-from .numba_compat import stabilize
+from .numba_compat import cacheable, stabilize
 
 #: lanes per block on the CPU (the vectorised loops reach their plateau from 32 lanes)
 LANES = 64
@@ -66,13 +68,18 @@ def lanes_for(backend: str, per_lane: int, budget: int = 1 << 18) -> int:
     return int(max(1, min(LANES, budget // max(per_lane, 1))))
 
 
-@numba.njit(nogil=True, **OPTS)
-def _run_blocks(body, score, score_jac, n, lanes, total, b_lo, b_hi, args):
+def _run_blocks_py(body, score, score_jac, n, lanes, total, b_lo, b_hi, args):
     """Blocks ``b_lo .. b_hi - 1``, one after another, in one buffer (GIL released: the CPU
     launcher runs several of these at once on a thread pool)."""
     buf = np.empty(total)
     for b in range(b_lo, b_hi):
         body(b * lanes, lanes, n, buf, score, score_jac, args)
+
+
+#: cached, for accnum's own module-level functions; its twin, never cached, for anything else
+#: (a user's functions, closures): see :func:`accnum.kernels.numba_compat.cacheable`
+_run_blocks = numba.njit(nogil=True, **OPTS)(_run_blocks_py)
+_run_blocks_fresh = numba.njit(nogil=True, **{**OPTS, "cache": False})(_run_blocks_py)
 
 
 _POOL = None
@@ -92,16 +99,42 @@ def _cpu(body, score, score_jac, n, lanes, total, args):
     them at a time (a block's numbers do not depend on which thread ran it)."""
     blocks = (n + lanes - 1) // lanes
     threads = min(numba.get_num_threads(), blocks)
+    run = _run_blocks if cacheable(body, score, score_jac) else _run_blocks_fresh
     if threads <= 1:
-        _run_blocks(body, score, score_jac, n, lanes, total, 0, blocks, args)
+        run(body, score, score_jac, n, lanes, total, 0, blocks, args)
         return
     chunks = min(blocks, 4 * threads)           # a few runs per thread evens out uneven blocks
     edges = [blocks * c // chunks for c in range(chunks + 1)]
     pool = _pool()
-    futures = [pool.submit(_run_blocks, body, score, score_jac, n, lanes, total, edges[c], edges[c + 1], args)
+    futures = [pool.submit(run, body, score, score_jac, n, lanes, total, edges[c], edges[c + 1], args)
                for c in range(chunks)]
     for f in futures:
         f.result()
+
+
+class Prepared(NamedTuple):
+    """A kernel run ready to go: ``body`` over ``n`` lanes in blocks of ``lanes`` with the
+    compiled score (``score``, and ``score_jac`` or the low-rank form), ``args`` (arrays and
+    the scratch layout) of which ``outputs`` come back; ``calls`` score evaluations per lane.
+    The kernels' ``prepare`` functions build one, :func:`run` runs it, and the tests compile
+    the same one to PTX."""
+    body: object
+    score: object
+    score_jac: object
+    n: int
+    lanes: int
+    total: int
+    args: tuple
+    outputs: tuple
+    calls: int
+
+
+def run(backend: str, p: Prepared, model=None) -> tuple:
+    """Launch ``p`` on ``backend``; count its evaluations on ``model``; return its outputs."""
+    launch(backend, p.body, p.score, p.score_jac, p.n, p.lanes, p.total, p.args, p.outputs)
+    if model is not None:
+        model.count(p.calls)
+    return p.outputs
 
 
 def launch(backend: str, body, score, score_jac, n: int, lanes: int, total: int, args, outputs=()) -> None:

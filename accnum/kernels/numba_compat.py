@@ -22,7 +22,12 @@ fails there first).
 3. **CUDA without a driver.**  numba-cuda compiles the device functions a kernel calls for
    the *current* device, which needs a driver; :func:`compile_ptx` names the requested
    compute capability instead when there is no GPU.
-4. **The CUDA simulator** (``NUMBA_ENABLE_CUDASIM=1``) runs kernels as Python and passes them
+4. **Caching only what every process can resolve** (:func:`cacheable`): a cached kernel's
+   index names the functions it was specialised for; only accnum's own module-level
+   functions are named there, and their modules are imported before first use.
+5. **An unreadable cache index** (:func:`_tolerant_index_loading`) is a cache miss with a
+   warning, not an error in every later run.
+6. **The CUDA simulator** (``NUMBA_ENABLE_CUDASIM=1``) runs kernels as Python and passes them
    its own array wrappers; a CPU-compiled function called from such a kernel needs the NumPy
    arrays inside (:func:`device_callable`).
 """
@@ -101,23 +106,70 @@ def variant(*parts, **options):
 
 
 def _is_stable(dispatcher) -> bool:
-    return dispatcher._uuid.startswith(("accnum:", "file:"))
+    return dispatcher._uuid.startswith("accnum:")
 
 
 def identify(dispatcher):
-    """Give a user's jitted function a UUID that survives the process when that is safe: a
-    module-level function in a source file gets ``file:<path>:<mtime>:<size>:<qualname>``
-    (an edit of the file changes it, as it invalidates Numba's own cache of the function);
-    a closure, or a function defined in a notebook or ``-c``, keeps a random one."""
-    if not isinstance(dispatcher, CPUDispatcher) or has_uuid(dispatcher):
-        return dispatcher
-    fn = dispatcher.py_func
-    code = getattr(fn, "__code__", None)
-    path = pathlib.Path(code.co_filename) if code is not None else None
-    if fn.__closure__ is None and "<locals>" not in fn.__qualname__ and path is not None and path.is_file():
-        st = path.stat()
-        dispatcher._set_uuid(f"file:{path}:{st.st_mtime_ns}:{st.st_size}:{fn.__module__}.{fn.__qualname__}")
+    """A user's jitted function keeps its random UUID: kernels specialised for it are compiled
+    once per process and never cached (:func:`cacheable`), so an edited function is never
+    served stale and the cache never names a function another process cannot import."""
     return dispatcher
+
+
+#: every module that defines accnum's jitted functions: imported before a cached kernel is
+#: first used, so that the keys of its cache index (which name the functions it was
+#: specialised for) resolve to the live functions
+KERNEL_MODULES = ("accnum.noise", "accnum.kernels.vmath", "accnum.kernels.linalg", "accnum.kernels.executor",
+                  "accnum.kernels.layout", "accnum.kernels.sampling", "accnum.kernels.points", "accnum.kernels.lowrank",
+                  "accnum.targets.exact_score", "accnum.perturb", "accnum.score", "accnum.metrics.path_kl",
+                  "accnum.metrics.path_kl.pairs", "accnum.metrics.path_kl.density", "accnum.metrics.grid.newton")
+_IMPORTED = False
+
+
+def cacheable(*dispatchers) -> bool:
+    """Whether a kernel specialised for these functions may be cached on disk: only when all
+    are accnum's own module-level functions.  A cache index entry names its functions; a
+    process that loads the index rebuilds any it has not imported, and a rebuilt closure or
+    a user's function (which may not even import there) is left unreferenced, collected,
+    and breaks the next save of the index ("underlying object has vanished")."""
+    global _IMPORTED
+    for f in dispatchers:
+        if not (isinstance(f, CPUDispatcher) and f._uuid.startswith("accnum:") and "<locals>" not in f.py_func.__qualname__):
+            return False
+    if not _IMPORTED:
+        import importlib
+
+        for name in KERNEL_MODULES:
+            importlib.import_module(name)
+        _IMPORTED = True
+    return True
+
+
+def _tolerant_index_loading() -> None:
+    """An index Numba cannot read back (it names a function from a module that does not import
+    here, or it is corrupt) is treated as empty, with one warning, instead of failing every
+    kernel that uses it; the next save replaces it."""
+    import warnings
+
+    from numba.core import caching
+
+    original = caching.IndexDataCacheFile._load_index
+    if getattr(original, "_accnum", False):
+        return
+
+    def load(self):
+        try:
+            return original(self)
+        except Exception as err:   # pickle errors, missing modules, vanished referents
+            warnings.warn(f"accnum: Numba's cache index {self._index_path} could not be read ({type(err).__name__}: "
+                          f"{err}); compiling instead, and replacing it", RuntimeWarning, stacklevel=2)
+            return {}
+
+    load._accnum = True
+    caching.IndexDataCacheFile._load_index = load
+
+
+_tolerant_index_loading()
 
 
 def compile_ptx(py_kernel, example_args, cc=(9, 0)) -> str:

@@ -14,7 +14,7 @@ from .. import noise
 from ..errors import MissingCapability
 from ..score import Evaluations, no_jacobian
 from .executor import begin, lane_bytes, run_rows, run_scratch, views
-from .layout import OPTS, launch, lanes_for
+from .layout import OPTS, Prepared, lanes_for, run
 from .numba_compat import identify, stabilize
 from .program import trace
 
@@ -79,6 +79,14 @@ def execute(backend: str, target, model, sampler, sched, y0, seed: int, to: int 
     Returns ``(y, logdet, bad, trajectory)``: ``Y_to`` (n, d), ``log|det|`` and the first step
     whose Jacobian determinant is not positive (0 if none), the two only with ``jac``, and
     with ``path`` the points after every step ``(R + 1, n, d)`` (row 0: ``Y_T``), else None."""
+    y, logdet, bad, trajectory = run(backend, prepare(backend, target, model, sampler, sched, y0, seed, to, jac, path),
+                                     model)
+    return y, logdet, bad, (trajectory if path else None)
+
+
+def prepare(backend: str, target, model, sampler, sched, y0, seed: int, to: int = 1, jac: bool = False,
+            path: bool = False) -> Prepared:
+    """The compiled score, scratch layout and arguments of :func:`execute`'s run."""
     program = trace(sampler, sched, to)
     d = target.d
     form = compiled_score(model, program, d)
@@ -94,10 +102,8 @@ def execute(backend: str, target, model, sampler, sched, y0, seed: int, to: int 
     trajectory = np.empty((len(program.steps) + 1, n, d)) if path else np.empty((1, 1, 1))
     args = (y, logdet, bad, 2 if jac else 0, draw, noise.stream_key(seed, 0, 0), program.arrays(seed), form.params, lay,
             trajectory)
-    launch(backend, sample_body, form.score, form.score_jac or no_jacobian, n, lanes, total, args,
-           outputs=(y, logdet, bad, trajectory))
-    model.count(int(program.stages.sum()))
-    return y, logdet, bad, (trajectory if path else None)
+    return Prepared(sample_body, form.score, form.score_jac or no_jacobian, n, lanes, total, args,
+                    (y, logdet, bad, trajectory), int(program.stages.sum()))
 
 
 stabilize(globals())

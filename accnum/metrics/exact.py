@@ -27,7 +27,7 @@ from ..tangent import Tangent
 from ..targets import resolve as resolve_target
 from . import registry
 from .base import Estimate, NonInvertibleMap, require_tangents
-from ..errors import InvalidInput, InvalidType, NumericalFailure
+from ..errors import InvalidInput, InvalidType, MissingCapability, NumericalFailure
 
 METHODS = ("qmc", "mc", "quadrature")
 
@@ -45,11 +45,46 @@ def _not_invertible(sampler, sched, t, bad, n):
     )
 
 
+ROUTES = ("auto", "dense", "lowrank")
+
+
+def route_for(route: str, backend: str, target, model, sampler, sched, to: int = 1) -> str:
+    """``dense`` or ``lowrank``: how ``log|det DF|`` is computed (docs/math/metrics.md#log-det).
+    ``lowrank`` (time linear in d; :mod:`accnum.kernels.lowrank`) needs a compiled backend, a
+    sampler without state and a score whose Jacobian is diagonal plus low rank; ``auto``
+    takes it where it applies and pays (``d >= max(8, 2 r)``, ``r`` the step's rank)."""
+    _checks.choice("route", route, ROUTES)
+    if route == "dense":
+        return "dense"
+    why = None
+    if backend == "numpy":
+        why = "it runs on the compiled backends (cpu, cuda) only"
+    else:
+        from ..kernels import lowrank
+        from ..kernels.sampling import compiled_score
+
+        program = kernels.trace(sampler, sched, to)
+        why = lowrank.applies(model, program, target.d)
+        if why is None:
+            form = compiled_score(model, program, target.d)
+            if form.score_lowrank is None:
+                why = f"score model {model.describe()} gives no low-rank Jacobian (full covariances?)"
+            elif route == "auto" and target.d < max(8, 2 * lowrank.ranks(program, form.rank)):
+                return "dense"
+    if why is None:
+        return "lowrank"
+    if route == "lowrank":
+        raise MissingCapability(f"route 'lowrank' cannot run {sampler.name}: {why}")
+    return "dense"
+
+
 def log_rho(target, sampler, sched, x, init="gaussian", score=None, to: int = 1, check: bool = True,
-            backend: str = "auto"):
+            backend: str = "auto", route: str = "auto"):
     """``log rho(x)`` for starting points ``x`` (n, d); raises :class:`NonInvertibleMap`
     naming the first step whose Jacobian determinant is not positive.  On the ``cpu`` and
-    ``cuda`` backends the tangent and its log-determinant run inside the kernels."""
+    ``cuda`` backends the tangent and its log-determinant run inside the kernels, by the
+    dense route or, for diagonal covariances and samplers without state, in time linear in
+    d (``route``, :func:`route_for`)."""
     target = resolve_target(target)
     sampler = get_sampler(sampler)
     sched = _checks.schedule(sched)
@@ -62,9 +97,15 @@ def log_rho(target, sampler, sched, x, init="gaussian", score=None, to: int = 1,
     model = resolve_score(score, target)
     require_tangents("tv", sampler, sched, model, to)
     backend = _backend_for(backend, model, None, lambda: kernels.trace(sampler, sched, to))
-    _memory_for_tangents(x.shape[0], target.d, target.K, backend)
+    route = route_for(route, backend, target, model, sampler, sched, to)
+    _memory_for_tangents(x.shape[0], target.d, target.K, backend, route)
     if backend != "numpy":
-        y, logdet, first_bad, _ = kernels.execute(backend, target, model, sampler, sched, x, 0, to, jac=True)
+        if route == "lowrank":
+            from ..kernels import lowrank
+
+            y, logdet, first_bad = lowrank.execute(backend, target, model, sampler, sched, x, 0, to)
+        else:
+            y, logdet, first_bad, _ = kernels.execute(backend, target, model, sampler, sched, x, 0, to, jac=True)
         if check and np.any(first_bad):
             t = int(first_bad.max())
             raise _not_invertible(sampler, sched, t, int(np.count_nonzero(first_bad == t)), x.shape[0])
@@ -101,13 +142,14 @@ def _integrands(lr):
 
 def exact(target, sampler, schedule, n: int = 8192, seed: int = 0, init: str = "gaussian",
           method: str = "qmc", replicates: int = 16, score=None, metrics=("tv", "kl"),
-          backend: str = "auto") -> dict[str, Estimate]:
+          backend: str = "auto", route: str = "auto") -> dict[str, Estimate]:
     """Exact ``TV`` and ``KL(p || q_1)`` of a deterministic sampler (docs/math/metrics.md#exact-tv-kl).
 
     ``method``: ``"qmc"`` (scrambled Sobol, ``replicates`` independent scramblings give the
     standard error), ``"mc"`` (i.i.d. draws from ``pi_T``) or
     ``"quadrature"`` (1-D only: trapezoid rule on ``n`` points over +-12 sd of ``pi_T``,
-    error estimated by halving the grid).
+    error estimated by halving the grid).  ``route``: how the log-determinants are computed
+    (:func:`route_for`; the estimate's ``method`` names it).
     """
     target = resolve_target(target)
     sampler = get_sampler(sampler)
@@ -130,25 +172,27 @@ def exact(target, sampler, schedule, n: int = 8192, seed: int = 0, init: str = "
     model = resolve_score(score, target)
     require_tangents("tv", sampler, schedule, model)
     backend = _backend_for(backend, model, None, lambda: kernels.trace(sampler, schedule))
+    route = route_for(route, backend, target, model, sampler, schedule)
     score = model
-    _memory_for_tangents(n, target.d, target.K, backend)   # before the points are drawn
+    _memory_for_tangents(n, target.d, target.K, backend, route)   # before the points are drawn
     if method == "quadrature":
-        return _quadrature(target, sampler, schedule, n, init, score, metrics, backend)
+        return _quadrature(target, sampler, schedule, n, init, score, metrics, backend, route)
     if method == "qmc":
         # points per scrambling: a power of two keeps the Sobol sequence balanced (and SciPy quiet)
         m = 1 << max(1, math.ceil(math.log2(n / replicates)))
         # one batch through the sampler, split into the independent scramblings afterwards
         x = np.concatenate([_sobol_points(target, schedule, init, m, np.random.default_rng([seed, r]))
                             for r in range(replicates)])
-        ints = _integrands(log_rho(target, sampler, schedule, x, init, score, backend=backend))
+        ints = _integrands(log_rho(target, sampler, schedule, x, init, score, backend=backend, route=route))
+        tag = "" if route == "dense" else ", low-rank"
         out = {}
         for k in metrics:
             v = ints[k].reshape(replicates, m).mean(axis=1)
             out[k] = Estimate(k, float(v.mean()), float(v.std(ddof=1) / math.sqrt(replicates)), m * replicates,
-                              f"qmc x{replicates}", backend=backend)
+                              f"qmc x{replicates}{tag}", backend=backend)
         return out
     x = initial_points(target, schedule, n, seed, init)
-    ints = _integrands(log_rho(target, sampler, schedule, x, init, score, backend=backend))
+    ints = _integrands(log_rho(target, sampler, schedule, x, init, score, backend=backend, route=route))
     return {k: Estimate(k, float(ints[k].mean()), float(ints[k].std(ddof=1) / math.sqrt(n)), n, "mc", backend=backend)
             for k in metrics}
 
@@ -159,11 +203,21 @@ def min_n(method: str = "qmc", replicates: int = 16) -> int:
     return {"qmc": 2 * replicates, "mc": 10, "quadrature": 11}[method]
 
 
-def _memory_for_tangents(n: int, d: int, K: int, backend: str) -> None:
-    """The kernels hold a point, a log-determinant and a flag per sample; the NumPy
-    reference a d x d tangent per sample and the score's (n, K, d) temporaries besides."""
-    per = 8.0 * (3 * d + 3) if backend in ("cpu", "cuda") else 8.0 * (6 * d * d + 8 * K * d)
-    _memory.require(n * per, f"the exact metric's {n} points in {d} dimensions on backend {backend!r}", f"n = {n}")
+def _memory_for_tangents(n: int, d: int, K: int, backend: str, route: str = "dense") -> None:
+    """The kernels hold a point, a log-determinant and a flag per sample, and per thread a
+    block's scratch (dense: d x d tangents for a few symbol rows; low-rank: a few d x K
+    factors per row and lane); the NumPy reference a d x d tangent per sample and the score's
+    (n, K, d) temporaries besides."""
+    import numba
+
+    if backend in ("cpu", "cuda"):
+        block = 8.0 * 8 * d * d if route == "dense" else 8.0 * 8 * 6 * (2 * K + 2) * 8 * d
+        need = n * 8.0 * (3 * d + 3) + numba.get_num_threads() * block
+        how = f"{route} route"
+    else:
+        need, how = n * 8.0 * (6 * d * d + 8 * K * d), "NumPy reference"
+    _memory.require(need, f"the exact metric's {n} points in {d} dimensions ({how}, backend {backend!r})",
+                    f"n = {n}, d = {d}")
 
 
 def _sobol_points(target, schedule, init, m, rng):
@@ -182,7 +236,7 @@ def _sobol_points(target, schedule, init, m, rng):
     return qT.means[comp] + np.sqrt(qT._var[comp]) * z
 
 
-def _quadrature(target, sampler, schedule, n, init, score, metrics, backend):
+def _quadrature(target, sampler, schedule, n, init, score, metrics, backend, route="dense"):
     if target.d != 1:
         raise InvalidInput(f"method 'quadrature' is for one-dimensional targets, this one has d = {target.d}")
     if init == "gaussian":
@@ -194,7 +248,7 @@ def _quadrature(target, sampler, schedule, n, init, score, metrics, backend):
 
     def integrate_on(m):
         x = np.linspace(lo, hi, m)[:, None]
-        lr = log_rho(target, sampler, schedule, x, init, score, backend=backend)
+        lr = log_rho(target, sampler, schedule, x, init, score, backend=backend, route=route)
         w = np.exp(_log_pi(x, init, target, schedule)) * (hi - lo) / (m - 1)
         w[[0, -1]] *= 0.5
         ints = _integrands(lr)

@@ -221,6 +221,29 @@ def score_jac_lanes(p, q, i0, L, X, OUT, J, ws):
 
 
 @numba.njit(**OPTS)
+def score_lowrank_lanes(p, q, i0, L, X, OUT, D, A, B, ws):
+    """``s(x)`` and its Jacobian as diagonal plus rank K, for isotropic or diagonal covariances
+    (docs/math/mixtures.md#jacobian-structure): ``J = diag(D) + A B^T`` with
+    ``D = -sum_k gamma_k iv_k``, ``A[:, k] = gamma_k (g_k - s)``, ``B[:, k] = g_k - s``
+    (``D (d, L)``, ``A`` and ``B`` of shape ``(d, K, L)``)."""
+    lw, sab, iv, mu, U, full = p
+    K, d = lw.shape[1], X.shape[0]
+    score_lanes(p, q, i0, L, X, OUT, ws)
+    for a in range(d):
+        for l in range(L):
+            D[a, l] = 0.0
+    for k in range(K):
+        gk = ws[k]
+        for a in range(d):
+            v, c = ws[K + k * d + a], iv[q, k, a]
+            for l in range(L):
+                dev = v[l] - OUT[a, l]
+                B[a, k, l] = dev
+                A[a, k, l] = gk[l] * dev
+                D[a, l] -= gk[l] * c
+
+
+@numba.njit(**OPTS)
 def logpdf_lanes(p, q, X, ws, out, L):
     """``out[l] = log q(X[:, l])`` of the mixture at evaluation ``q``'s noise level (log-sum-exp)."""
     lw, sab, iv, mu, U, full = p
