@@ -1,15 +1,49 @@
 """accnum: numerical analysis of diffusion-model samplers on exact-score Gaussian mixtures.
 
 Pipeline: targets -> schedules -> samplers -> run (backends) -> metrics -> experiments -> cli.
+
+The names below load on first use (PEP 562), so that ``import accnum`` and the command
+line start at once and a Ctrl-C during start-up is handled like any other.
 """
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.2.0"
 
-from . import samplers, schedules, targets  # noqa: E402
-from .run import SampleResult, sample  # noqa: E402
-from .samplers import register as register_sampler  # noqa: E402
-from .score import ExactScore, ScoreFunction, ScoreModel, Sum  # noqa: E402
-from .targets import GaussianMixture  # noqa: E402
+#: public name -> (module, attribute); attribute None: the module itself
+_LAZY = {
+    "samplers": ("accnum.samplers", None),
+    "schedules": ("accnum.schedules", None),
+    "targets": ("accnum.targets", None),
+    "SampleResult": ("accnum.run", "SampleResult"),
+    "sample": ("accnum.run", "sample"),
+    "register_sampler": ("accnum.samplers", "register"),
+    "ExactScore": ("accnum.score", "ExactScore"),
+    "ScoreFunction": ("accnum.score", "ScoreFunction"),
+    "ScoreModel": ("accnum.score", "ScoreModel"),
+    "Sum": ("accnum.score", "Sum"),
+    "GaussianMixture": ("accnum.targets", "GaussianMixture"),
+}
+_SUBMODULES = ("assumptions", "errors", "experiments", "io", "kernels", "metrics", "noise", "perturb", "run",
+               "score", "tangent", "cli")
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = importlib.import_module(module)
+        value = value if attr is None else getattr(value, attr)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"accnum.{name}")
+    raise AttributeError(f"module 'accnum' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
 
 
 def register_metric(metric, replace: bool = False):

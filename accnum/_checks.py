@@ -19,13 +19,23 @@ def as_float_array(name: str, value, ndim: tuple[int, ...] | None = None) -> np.
     if isinstance(value, (str, bytes)) or value is None:
         raise InvalidType(f"{name} must be an array of numbers, got {type(value).__name__}")
     try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+        raw = value if isinstance(value, np.ndarray) else np.asarray(value)
+        if raw.dtype.kind not in "iuf":   # strings, booleans, objects: not numbers, even if NumPy would convert them
+            raise TypeError
+        arr = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
         raise InvalidType(f"{name} must be an array of numbers") from None
     if ndim is not None and arr.ndim not in ndim:
         want = " or ".join(str(k) for k in ndim)
         raise InvalidInput(f"{name} must have {want} dimensions, got shape {arr.shape}")
     return arr
+
+
+def flag(name: str, value) -> bool:
+    """A true/false switch: ``True`` or ``False`` only (a string such as ``'no'`` is refused)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidType(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def finite(name: str, arr: np.ndarray) -> np.ndarray:

@@ -55,3 +55,8 @@ class NumericalFailure(InvalidInput):
 
 __all__ = ["AccnumError", "BackendUnavailable", "InvalidInput", "InvalidType", "MissingCapability",
            "NonInvertibleMap", "NumericalFailure", "TooLarge", "UntraceableStep"]
+
+
+class WriteFailed(AccnumError, OSError):
+    """An output could not be written (a full disk, a quota, a folder removed meanwhile);
+    nothing was replaced and no temporary file is left."""

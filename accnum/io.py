@@ -17,7 +17,7 @@ import os
 import signal
 import tempfile
 
-from .errors import InvalidInput
+from .errors import InvalidInput, WriteFailed
 
 _SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
@@ -32,10 +32,31 @@ def _probe(folder: str, argument: str, path: str) -> None:
     os.unlink(tmp)
 
 
+def _names_fit(path: str, argument: str) -> None:
+    """Each part of ``path`` within the file system's name limit (255 bytes on most) and the
+    whole within its path limit: else the run would fail at its last step, the write."""
+    folder = os.path.dirname(path)
+    while folder and not os.path.isdir(folder):
+        folder = os.path.dirname(folder)
+    try:
+        name_max = os.pathconf(folder or "/", "PC_NAME_MAX")
+        path_max = os.pathconf(folder or "/", "PC_PATH_MAX")
+    except (OSError, ValueError, AttributeError):   # pragma: no cover - not POSIX
+        name_max, path_max = 255, 4096
+    for part in path.split(os.sep):
+        if len(os.fsencode(part)) > name_max:
+            raise InvalidInput(f"{argument}: the name {part[:40]!r}... is {len(os.fsencode(part))} bytes long, more than "
+                               f"the {name_max} this file system allows")
+    if len(os.fsencode(path)) >= path_max:
+        raise InvalidInput(f"{argument}: the path is {len(os.fsencode(path))} bytes long, more than the {path_max} this "
+                           "file system allows")
+
+
 def check_folder(path, argument: str = "--out") -> str:
     """``path`` as an absolute folder that exists and can be written, or can be made (its
     parent exists and can be written); nothing is created."""
     path = os.path.abspath(os.fspath(path))
+    _names_fit(path, argument)
     if os.path.exists(path):
         if not os.path.isdir(path):
             raise InvalidInput(f"{argument} {path!r} exists and is not a folder")
@@ -53,6 +74,7 @@ def check_file(path, argument: str = "--out", will_create: str | None = None) ->
     exists and can be written, or in ``will_create`` (a folder this run makes, already
     checked with :func:`check_folder`)."""
     path = os.path.abspath(os.fspath(path))
+    _names_fit(path, argument)
     if os.path.isdir(path):
         raise InvalidInput(f"{argument} {path!r} is a folder, not a file")
     folder = os.path.dirname(path)
@@ -104,7 +126,7 @@ class Outputs:
                     os.replace(tmp, path)
             finally:
                 _release_signals(held)
-        except BaseException:
+        except BaseException as err:
             for tmp, _ in temps:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
@@ -113,6 +135,9 @@ class Outputs:
                     os.rmdir(folder)
                 except OSError:
                     pass
+            if isinstance(err, OSError) and not isinstance(err, WriteFailed):
+                where = err.filename if isinstance(err.filename, str) else "the outputs"
+                raise WriteFailed(f"cannot write {where}: {err.strerror or err}; nothing was replaced") from None
             raise
 
 

@@ -59,7 +59,7 @@ def integrate(sampler, model, sched: Schedule, y, to: int = 1, noise_at=None, pr
         record(y)
     for t in steps:
         z = noise_at(t) if k else []
-        y, state = sampler.step(t, y, z, model, sched, state)
+        y, state = sampler.checked_step(t, y, z, model, sched, state)
         if record is not None:
             record(y)
     return y
@@ -198,9 +198,9 @@ def sample(target, sampler, schedule: Schedule, n: int | None = None, seed: int 
         x, _, _, trajectory = kernels.execute(backend, target, model, sampler, schedule, y, seed, to, path=path)
     if not np.all(np.isfinite(x)):
         bad = int(np.count_nonzero(~np.all(np.isfinite(x), axis=1)))
-        raise NumericalFailure(f"{sampler.name} on {schedule.describe()} produced non-finite values (overflow) for {bad} "
-                               f"of {n} samples with the score model {_describe(model)}: its scores are too large for "
-                               "float64")
+        raise NumericalFailure(f"{sampler.name} on {schedule.describe()} produced non-finite values for {bad} of {n} "
+                               f"samples with the score model {_describe(model)}: the scores or the step overflow "
+                               "float64, or one of them gives NaN")
     steps = np.arange(schedule.T, to - 1, -1) if path else None
     abar = np.asarray(schedule.alpha_bar)[steps] if path else None
     return SampleResult(

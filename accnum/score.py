@@ -146,6 +146,7 @@ class ScoreModel:
 
     def __call__(self, alpha_bar: float, x):
         self.calls += 1
+        _noise_level(alpha_bar)
         own = not type(self).__module__.startswith("accnum.")   # a user's model: its answers are checked
         if isinstance(x, Tangent):
             s, jac = self.score_and_jacobian(alpha_bar, x.value)
@@ -156,6 +157,18 @@ class ScoreModel:
             return Tangent(s, np.einsum("nij,njk->nik", jac, x.jac))
         s = self.score(alpha_bar, x)
         return _checked(s, np.shape(x), self.describe(), "score") if own else s
+
+
+def _noise_level(alpha_bar) -> None:
+    """A score is asked for at a noise level ``alpha_bar`` in (0, 1]; anything else is a
+    sampler's mistake, named as such (not as a bad target parameter further down)."""
+    try:
+        ok = 0.0 < float(alpha_bar) <= 1.0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InvalidInput(f"the score was asked for at alpha_bar = {alpha_bar!r}: a noise level lies in (0, 1] "
+                           "(check the sampler's step)")
 
 
 @numba.njit(cache=True)

@@ -337,8 +337,9 @@ def test_an_interrupt_while_the_plot_is_drawn_replaces_nothing(tmp_path, sig, co
     assert sorted(os.listdir(tmp_path)) == ["out"]
 
 
-def test_a_failure_while_writing_replaces_nothing(tmp_path, monkeypatch):
-    """The third file fails to write: the first two must not have replaced the old ones."""
+def test_a_failure_while_writing_replaces_nothing(tmp_path, monkeypatch, capsys):
+    """The third file fails to write: the first two must not have replaced the old ones, and the
+    failure is one line naming the cause (a full disk is the user's to fix, not a bug)."""
     import tempfile
 
     before = _old_outputs(tmp_path / "out")
@@ -353,8 +354,9 @@ def test_a_failure_while_writing_replaces_nothing(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(tempfile, "mkstemp", failing)
-    with pytest.raises(OSError, match="No space"):
-        main(_RATES[:-2] + ["--out", str(tmp_path / "out"), "--json", str(tmp_path / "r.json")])
+    assert main(_RATES[:-2] + ["--out", str(tmp_path / "out"), "--json", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["accnum: error: cannot write the outputs: No space left on device; nothing was replaced"]
     assert {n: (tmp_path / "out" / n).read_text() for n in os.listdir(tmp_path / "out")} == before
     assert sorted(os.listdir(tmp_path)) == ["out"]
 

@@ -140,3 +140,22 @@ def test_an_unreadable_cache_index_is_a_miss_not_an_error(tmp_path):
     assert second.returncode == 0, second.stderr[-2000:]
     assert "could not be read" in second.stderr
     assert second.stdout == first.stdout
+
+
+class _Vanished:
+    """Pickles as a type naming a collected dispatcher does: it cannot."""
+
+    def __reduce__(self):
+        raise ReferenceError("underlying object has vanished")
+
+
+def test_index_entries_that_cannot_be_written_again_are_dropped_on_save(tmp_path):
+    """After accnum's sources change, an index still holds entries for the old build's
+    functions; Numba rebuilds those functions when it reads the index, lets them go, and then
+    cannot write the index again.  The save keeps the entries it can write (once this failed
+    every first compile after an edit with 'underlying object has vanished')."""
+    from numba.core import caching
+
+    index = caching.IndexDataCacheFile(str(tmp_path), "k", ("stamp", 1))
+    index._save_index({("good", 1): "k-1.nbc", ("bad", _Vanished()): "k-2.nbc"})
+    assert index._load_index() == {("good", 1): "k-1.nbc"}

@@ -10,6 +10,7 @@ one.  Output paths are checked before any work, and a run's files are written to
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -46,9 +47,29 @@ def _catch_sigterm():
         return None
 
 
+def _check_environment() -> None:
+    """Settings read from the environment, checked before Numba reads them (its own error
+    would be a traceback from deep inside an import)."""
+    value = os.environ.get("NUMBA_NUM_THREADS")
+    if value is not None and not (value.strip().isdigit() and int(value) >= 1):
+        raise UsageError(f"NUMBA_NUM_THREADS must be a positive integer, got {value!r}")
+
+
+def _tolerant_streams() -> None:
+    """A terminal or pipe that cannot show a character (``PYTHONIOENCODING=ascii``, a C
+    locale) gets an escape instead of an error after the outputs were written."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):   # replaced by a test harness or closed
+            pass
+
+
 def main(argv=None) -> int:
     previous = _catch_sigterm()
+    _tolerant_streams()
     try:
+        _check_environment()
         parser = build_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "command", None):
@@ -62,17 +83,48 @@ def main(argv=None) -> int:
         print(f"accnum: error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("accnum: interrupted", file=sys.stderr)
-        return 130
+        return _stopped("interrupted", 130)
     except _Terminated:
-        print("accnum: terminated", file=sys.stderr)
-        return 143
+        return _stopped("terminated", 143)
+    except ImportError as err:
+        stop = _interrupt_behind(err)
+        if stop is None:
+            raise
+        return _stopped("interrupted", 130) if isinstance(stop, KeyboardInterrupt) else _stopped("terminated", 143)
     except BrokenPipeError:   # the reader went away (| head): stop quietly
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _stopped(what: str, code: int) -> int:
+    """One line for an interrupt; objects torn down half-built by it (a compiler pass, an
+    import) may complain from their finalisers at exit: that is noise after a stop."""
+    print(f"accnum: {what}", file=sys.stderr)
+    sys.unraisablehook = lambda unraisable: None
+    return code
+
+
+def _interrupt_behind(err: BaseException) -> BaseException | None:
+    """The interrupt an exception was raised while handling, if any: an extension module
+    interrupted while it loads (NumPy's) reports an ImportError instead."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, (KeyboardInterrupt, _Terminated)):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def entry() -> None:
+    """The ``accnum`` console command: :func:`main`, after which the run is over: a Ctrl-C
+    or SIGTERM that arrives while the interpreter shuts down changes nothing and is ignored
+    (it would otherwise end a finished run with a signal status and no message)."""
+    code = main()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    sys.exit(code)

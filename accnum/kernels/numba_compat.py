@@ -34,7 +34,9 @@ fails there first).
 
 from __future__ import annotations
 
+
 import hashlib
+import pickle
 import pathlib
 from types import SimpleNamespace
 
@@ -167,6 +169,27 @@ def _tolerant_index_loading() -> None:
 
     load._accnum = True
     caching.IndexDataCacheFile._load_index = load
+
+    save_original = caching.IndexDataCacheFile._save_index
+
+    def save(self, overloads):
+        """Entries read back from an older build name functions this process rebuilt and
+        then let go; they cannot be written again ("underlying object has vanished") and
+        could never be hit (their functions' ids name the old build): they are dropped."""
+        try:
+            return save_original(self, overloads)
+        except (ReferenceError, pickle.PicklingError, TypeError, AttributeError):
+            kept = {}
+            for key, value in overloads.items():
+                try:
+                    self._dump(key)
+                except Exception:   # noqa: BLE001 - any entry that cannot be written is dropped
+                    continue
+                kept[key] = value
+            return save_original(self, kept)
+
+    save._accnum = True
+    caching.IndexDataCacheFile._save_index = save
 
 
 _tolerant_index_loading()

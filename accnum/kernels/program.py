@@ -132,7 +132,13 @@ class _Recorder:
         self.calls: list[tuple[float, Lin]] = []
 
     def __call__(self, alpha_bar, x):
-        self.calls.append((float(alpha_bar), x))
+        try:
+            ab = float(alpha_bar)
+        except (TypeError, ValueError):
+            raise _Broken(f"evaluates the score at a noise level of type {type(alpha_bar).__name__}") from None
+        if not 0.0 < ab <= 1.0:
+            raise _Broken(f"evaluates the score at alpha_bar = {ab!r} (a noise level lies in (0, 1])")
+        self.calls.append((ab, x))
         return Lin({("s", len(self.calls) - 1): 1.0})
 
 

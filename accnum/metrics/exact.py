@@ -115,7 +115,7 @@ def log_rho(target, sampler, sched, x, init="gaussian", score=None, to: int = 1,
     st = sampler.initial_state()
     with np.errstate(over="ignore", invalid="ignore"):   # overflow is reported in one line below
         for t in range(sched.T, to, -1):
-            y, st = sampler.step(t, y, [], model, sched, st)
+            y, st = sampler.checked_step(t, y, [], model, sched, st)
             if check:
                 sign, _ = np.linalg.slogdet(y.jac)
                 bad = int(np.count_nonzero(sign <= 0))
@@ -131,8 +131,9 @@ def _check_finite(y, logdet, sampler, sched, model):
     bad = ~(np.all(np.isfinite(y), axis=1) & np.isfinite(logdet))
     if np.any(bad):
         raise NumericalFailure(f"{sampler.name} on {sched.describe()} produced non-finite points or log-determinants "
-                               f"(overflow) for {int(bad.sum())} of {len(bad)} starting points with the score model "
-                               f"{_describe(model)}: its scores or Jacobians are too large for float64")
+                               f"for {int(bad.sum())} of {len(bad)} starting points with the score model "
+                               f"{_describe(model)}: the scores, Jacobians or the step overflow float64, or one of them "
+                               "gives NaN")
 
 
 def _integrands(lr):

@@ -50,14 +50,14 @@ def output_law(target, sampler, schedule, init: str = "gaussian", score=None):
         y = Tangent.identity(mean[None, :])
         st = sampler.initial_state()
         for t in range(sched.T, 1, -1):
-            y, st = sampler.step(t, y, [], model, sched, st)
+            y, st = sampler.checked_step(t, y, [], model, sched, st)
         A = y.jac[0]
         return y.value[0], A @ cov @ A.T
     if not isinstance(sampler, KernelSampler):
         raise InvalidInput(f"no closed form for {sampler.name}")
     for t in range(sched.T, 1, -1):
         v0, v1 = sampler.kernel(t, sched)
-        lin = sampler.mean_map(t, Tangent.identity(mean[None, :]), model, sched)
+        lin = sampler.checked_mean_map(t, Tangent.identity(mean[None, :]), model, sched)
         M = lin.jac[0]
         mean = lin.value[0]
         cov = M @ (cov + v0 * np.eye(d)) @ M.T + v1 * np.eye(d)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 import numbers
+
+import numpy as np
 from dataclasses import dataclass
 
 from ..errors import InvalidInput, InvalidType
@@ -81,8 +83,49 @@ class Sampler:
     def step(self, t: int, y, z, model, sched, state: dict):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def checked_step(self, t: int, y, z, model, sched, state: dict):
+        """:meth:`step`, its answer checked: the NumPy paths call this, so that a step that
+        returns the wrong shape, forgets the state or reads a normal it did not declare is
+        refused in one line naming the step, not turned into wrong numbers downstream."""
+        out = self.step(t, y, _Normals(z, self.name, t), model, sched, state)
+        if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)):
+            raise InvalidInput(f"sampler {self.name!r}: step t = {t} returned {type(out).__name__}; a step returns "
+                               "(new point, state dict)")
+        _same_points(self.name, f"step t = {t}", y, out[0])
+        return out
+
     def __repr__(self) -> str:
         return f"<sampler {self.facts.name}>"
+
+
+class _Normals(list):
+    """The step's normals; reading one beyond those declared in the facts is refused."""
+
+    def __init__(self, z, name, t):
+        super().__init__(z)
+        self._name, self._t = name, t
+
+    def __getitem__(self, j):
+        try:
+            return super().__getitem__(j)
+        except IndexError:
+            raise InvalidInput(f"sampler {self._name!r}: step t = {self._t} uses the normal z[{j}] but its facts "
+                               f"declare normals = {len(self)} per step") from None
+
+
+def _same_points(name: str, where: str, given, got) -> None:
+    """``got`` must be points like ``given``: an ``(n, d)`` float array, or a Tangent of one."""
+    from ..tangent import Tangent
+
+    want = given.value.shape if isinstance(given, Tangent) else np.shape(given)
+    value = got.value if isinstance(got, Tangent) and isinstance(given, Tangent) else got
+    if isinstance(given, Tangent) and not isinstance(got, Tangent):
+        raise InvalidInput(f"sampler {name!r}: {where} returned a {type(got).__name__} where the input was a tangent "
+                           "(a step may only add points and scale them by numbers)")
+    if not isinstance(value, np.ndarray) or value.shape != want or value.dtype.kind != "f":
+        shape = value.shape if isinstance(value, np.ndarray) else type(value).__name__
+        raise InvalidInput(f"sampler {name!r}: {where} returned points of shape {shape}, expected {want} "
+                           "(float64, one row per sample)")
 
 
 class KernelSampler(Sampler):
@@ -100,6 +143,12 @@ class KernelSampler(Sampler):
     def mean_map(self, t: int, u, model, sched):  # pragma: no cover - abstract
         """``m_t(u)``, the deterministic part of step ``t``."""
         raise NotImplementedError
+
+    def checked_mean_map(self, t: int, u, model, sched):
+        """:meth:`mean_map`, its answer checked like :meth:`Sampler.checked_step`'s."""
+        out = self.mean_map(t, u, model, sched)
+        _same_points(self.name, f"mean_map at step t = {t}", u, out)
+        return out
 
     def step(self, t, y, z, model, sched, state):
         v0, v1 = self.kernel(t, sched)

@@ -105,10 +105,13 @@ def resolve(spec) -> GaussianMixture:
     params = {}
     for item in filter(None, args.split(",")):
         key, eq, val = item.partition("=")
+        key, val = key.strip(), val.strip()
         if not eq:
             raise InvalidInput(f"target parameter {item!r} must look like key=value")
+        if key in params:
+            raise InvalidInput(f"target parameter {key!r} is given twice in {spec!r}")
         try:
-            params[key.strip()] = int(val) if val.strip().lstrip("-").isdigit() else float(val)
+            params[key] = int(val) if val.lstrip("+-").isdigit() and len(val) < 20 else float(val)
         except ValueError:
             raise InvalidInput(f"target parameter {key!r} must be a number, got {val!r}") from None
     return get(name, **params)

@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from .. import _memory
 from ..kernels.layout import OPTS
 from ..kernels.numba_compat import stabilize
 from ..kernels.vmath import vexp_neg, vlog
@@ -74,6 +75,9 @@ class Tables(NamedTuple):
 def tables(mix, abars) -> Tables:
     """The compiled score's parameters for ``mix`` at the noise levels ``abars`` (Q,)."""
     ab = np.asarray(abars, dtype=np.float64).reshape(-1)
+    _memory.require(8.0 * (2 * mix.d + 1) * ab.size * mix.K,
+                    f"the compiled score's tables at {ab.size} noise levels ({ab.size} x {mix.K} x {mix.d} arrays)",
+                    f"K = {mix.K}, d = {mix.d} at {ab.size} noise levels (T)")
     if mix.kind == "full":
         lam, U = np.linalg.eigh(mix.covariances)                      # Sigma_k = U diag(lam) U^T
         mu = np.einsum("kji,kj->ki", U, mix.means)                    # U^T mu

@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 
 import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.special import logsumexp, ndtr
 
-from .. import _checks, noise
+from .. import _checks, _memory, noise
 from . import exact_score
 from ..errors import InvalidInput, InvalidType
 
@@ -43,7 +44,7 @@ class GaussianMixture:
             raise InvalidInput("weights must be non-negative")
         if not np.any(w > 0):
             raise InvalidInput("weights must not all be zero")
-        if normalize:
+        if _checks.flag("normalize", normalize):
             w = w / np.max(w)      # first by the largest: a sum of huge weights would overflow
             w = w / w.sum()
         elif abs(w.sum() - 1.0) > 1e-9:
@@ -62,6 +63,8 @@ class GaussianMixture:
         cov = _checks.finite("covariances", _checks.as_float_array("covariances", covariances, ndim=(1, 2, 3)))
         if cov.shape[0] != K:
             raise InvalidInput(f"covariances must have {K} entries (one per weight), got shape {cov.shape}")
+        if cov.ndim == 3 and d == 1 and cov.shape[1:] == (1, 1):
+            cov = cov[:, :, 0]       # a 1 x 1 covariance is a variance: the diagonal form covers it
         if cov.ndim == 1:
             kind, var = "isotropic", np.repeat(cov[:, None], d, axis=1)
         elif cov.ndim == 2:
@@ -143,7 +146,10 @@ class GaussianMixture:
 
     # ---------------------------------------------------------- component terms
     def _whitened(self, x: np.ndarray) -> np.ndarray:
-        """``L_k^{-1}(x - m_k)`` as ``(n, K, d)``."""
+        """``L_k^{-1}(x - m_k)`` as ``(n, K, d)``: the largest temporaries of the NumPy maths
+        (a few such arrays at once), so their memory is checked here."""
+        _memory.require(8.0 * 4 * x.shape[0] * self.K * self.d, f"the mixture's per-component terms of {x.shape[0]} "
+                        f"points ({x.shape[0]} x {self.K} x {self.d} arrays)", f"K = {self.K}, d = {self.d}")
         diff = x[:, None, :] - self.means[None, :, :]
         if self.kind != "full":
             return diff / np.sqrt(self._var)[None]
@@ -327,6 +333,14 @@ class GaussianMixture:
         """Read a target file (docs/math/mixtures.md#target-file)."""
         source = f"target file {os.fspath(path)!r}"
         try:
+            regular = stat.S_ISREG(os.stat(path).st_mode)
+        except FileNotFoundError:
+            raise InvalidInput(f"{source}: no such file") from None
+        except OSError as err:
+            raise InvalidInput(f"{source}: cannot read ({err})") from None
+        if not regular:                     # a FIFO or a device would block or never end
+            raise InvalidInput(f"{source} is not a regular file")
+        try:
             with open(path, encoding="utf-8") as fh:
                 data = json.load(fh)
         except FileNotFoundError:
@@ -335,6 +349,10 @@ class GaussianMixture:
             raise InvalidInput(f"{source}: cannot read ({err})") from None
         except json.JSONDecodeError as err:
             raise InvalidInput(f"{source} is not valid JSON: {err.msg} at line {err.lineno}") from None
+        except ValueError as err:      # an integer literal longer than Python converts (4300 digits)
+            if isinstance(err, InvalidInput):
+                raise
+            raise InvalidInput(f"{source}: a number in it cannot be read ({str(err).split(':')[0]})") from None
         except RecursionError:
             raise InvalidInput(f"{source} is nested too deeply to be a target file "
                                "(weights, means and covariances are at most three levels deep)") from None

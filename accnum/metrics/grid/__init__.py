@@ -146,7 +146,7 @@ def _resample(p, grid, x, det, sampler, t):
 def _quadrature_step(p, grid, sampler, t, sched, model, v1):
     """``p'(y) = int p(x) N(y; m(x), v1 I) dx`` by the trapezoid rule over the grid points;
     the Gaussian factorises over axes, so 2-D costs two (S, G) matrices."""
-    m = sampler.mean_map(t, grid.points, model, sched)
+    m = sampler.checked_mean_map(t, grid.points, model, sched)
     w = p.ravel() * grid.weights()
     mats = [np.exp(-0.5 * (grid.axes[k][None, :] - m[:, k][:, None]) ** 2 / v1) / math.sqrt(2 * math.pi * v1)
             for k in range(m.shape[1])]
@@ -210,7 +210,7 @@ def _propagate_tv(target, sampler, sched, G, init, model, compiled=None):
             # a folding mean map: integrate over the source points instead; the trapezoid rule
             # is accurate (relative error ~ 2 exp(-2 pi^2 w^2 / delta^2) < 1e-5) while the
             # kernel's width in source space, w = sd / max |Dm|, is at least 0.8 cells
-            jac = sampler.mean_map(t, Tangent.identity(grid.points), model, sched).jac
+            jac = sampler.checked_mean_map(t, Tangent.identity(grid.points), model, sched).jac
             width = math.sqrt(v1) / float(np.max(np.linalg.norm(jac, ord=2, axis=(1, 2))))
             if width < 0.8 * float(np.max(grid.delta)):
                 raise NonInvertibleMap(

@@ -37,7 +37,7 @@ def solve(sampler, t: int, sched, model, y, x):
     """``(x, det Dm(x))`` with ``m_t(x) = y`` at every row of ``y``, from ``x``; ``None`` if
     Newton did not converge for every point."""
     tol = newton_tol(y)
-    lin = sampler.mean_map(t, Tangent.identity(x), model, sched)
+    lin = sampler.checked_mean_map(t, Tangent.identity(x), model, sched)
     for _ in range(60):
         resid = lin.value - y
         norm = np.linalg.norm(resid, axis=1)
@@ -46,13 +46,13 @@ def solve(sampler, t: int, sched, model, y, x):
         step = np.linalg.solve(lin.jac, resid[..., None])[..., 0]
         lam = np.ones(x.shape[0])
         for _ in range(12):
-            trial = sampler.mean_map(t, x - lam[:, None] * step, model, sched)
+            trial = sampler.checked_mean_map(t, x - lam[:, None] * step, model, sched)
             worse = np.linalg.norm(trial - y, axis=1) > norm
             if not np.any(worse):
                 break
             lam[worse] *= 0.5
         x = x - lam[:, None] * step
-        lin = sampler.mean_map(t, Tangent.identity(x), model, sched)
+        lin = sampler.checked_mean_map(t, Tangent.identity(x), model, sched)
     else:
         return None
     return x, np.linalg.det(lin.jac)

@@ -38,6 +38,7 @@ from .pairs import draw, draw_lanes, gauss_logpdf, log_q, log_q_lanes, pair_tabl
 
 MAX_D = 3
 _SLOT = 100  # counter-stream slots of the metric's own draws (samplers use 0..k-1)
+MAX_NODES = 64     # Gauss–Hermite nodes per dimension: the outer nodes of a larger rule carry weights below 1e-48
 _CHUNK = 1 << 22   # compiled: log-ratios held at once (steps per kernel call = _CHUNK // n)
 
 
@@ -46,7 +47,7 @@ def memory_check(n: int, target, backend: str, nodes: int = 8) -> None:
     time); NumPy the Gauss-Hermite nodes of every pair and the score's temporaries at them."""
     d, K = target.d, target.K
     per_pair = 8.0 * (8 * d + 4) if backend in ("cpu", "cuda") else 8.0 * nodes ** d * (6 * d + 2 * K * d)
-    _memory.require(n * per_pair, f"path KL's {n} exact pairs per step ({nodes}^{d} quadrature nodes each) on "
+    _memory.require(n * per_pair + 8.0 * nodes ** d * (d + 1), f"path KL's {n} exact pairs per step ({nodes}^{d} quadrature nodes each) on "
                     f"backend {backend!r}", f"n = {n}")
 
 
@@ -67,12 +68,18 @@ def path_kl(target, sampler, schedule, n: int = 2000, seed: int = 0, nodes: int 
     sampler = get_sampler(sampler)
     schedule = _checks.schedule(schedule)
     if not isinstance(sampler, KernelSampler):
-        raise InvalidInput(f"path-kl needs a stochastic sampler with a Gaussian one-step kernel; {sampler.name} is "
-                         "deterministic (use the exact tv/kl metrics)")
+        if sampler.facts.kind == "ode":
+            raise InvalidInput(f"path-kl needs a stochastic sampler with a Gaussian one-step kernel; {sampler.name} is "
+                               "deterministic (use the exact tv/kl metrics)")
+        raise InvalidInput(f"path-kl needs the Gaussian one-step kernel of {sampler.name}: make it a subclass of "
+                           "accnum.samplers.KernelSampler with kernel() and mean_map() (docs/extending.md)")
     if target.d > MAX_D:
         raise InvalidInput(f"path-kl supports d <= {MAX_D} (Gauss–Hermite tensor rule), this target has d = {target.d}")
     n = _checks.integer("n", n, minimum=10)
     nodes = _checks.integer("nodes", nodes, minimum=2)
+    if nodes > MAX_NODES:
+        raise InvalidInput(f"nodes must be <= {MAX_NODES} (a Gauss–Hermite rule with more nodes adds nothing in "
+                           f"float64), got {nodes}")
     seed = _checks.seed(seed)
     _checks.choice("init", init, ("gaussian", "exact"))
     model = resolve_score(score, target)

@@ -47,9 +47,9 @@ def kernel_logpdf(sampler, t: int, sched, model, x: np.ndarray, y: np.ndarray, n
     """``log p_t(y | x)`` of a kernel sampler's step ``t``, row by row."""
     v0, v1 = sampler.kernel(t, sched)
     if v0 == 0.0:
-        return gauss_logpdf(y - sampler.mean_map(t, x, model, sched), v1)
+        return gauss_logpdf(y - sampler.checked_mean_map(t, x, model, sched), v1)
     n, d = x.shape
-    lin = sampler.mean_map(t, Tangent.identity(x), model, sched)   # m(x), Dm(x)
+    lin = sampler.checked_mean_map(t, Tangent.identity(x), model, sched)   # m(x), Dm(x)
     mx, M = lin.value, lin.jac
     prec = np.eye(d)[None] / v0 + np.einsum("nki,nkj->nij", M, M) / v1
     rhs = x / v0 + np.einsum("nki,nk->ni", M, y - mx + np.einsum("nij,nj->ni", M, x)) / v1
@@ -58,7 +58,7 @@ def kernel_logpdf(sampler, t: int, sched, model, x: np.ndarray, y: np.ndarray, n
     chol = np.linalg.cholesky(0.5 * (cov + np.swapaxes(cov, 1, 2)))
     pts, logw = gh_rule(nodes, d)
     u = centre[:, None, :] + np.einsum("nij,mj->nmi", chol, pts)                     # (n, m, d)
-    m_u = sampler.mean_map(t, u.reshape(-1, d), model, sched).reshape(u.shape)
+    m_u = sampler.checked_mean_map(t, u.reshape(-1, d), model, sched).reshape(u.shape)
     log_f = gauss_logpdf(u - x[:, None, :], v0) + gauss_logpdf(y[:, None, :] - m_u, v1)
     log_phi = (-0.5 * np.sum(pts * pts, axis=1)[None] - 0.5 * d * math.log(2 * math.pi)
                - np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)[:, None])
