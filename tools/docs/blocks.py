@@ -147,7 +147,8 @@ def _matches(expected: list[str], actual: list[str]) -> bool:
     expected = list(expected)
     while expected and not expected[-1].strip():
         expected.pop()
-    pattern = "".join(r"(?:[^\n]*\n)*?" if ln.strip() == "..." else re.escape(ln) + r"\n" for ln in expected)
+    pattern = "".join(r"(?:[^\n]*\n)*?" if ln.strip() == "..." else
+                      "[^\n]*".join(re.escape(part) for part in ln.split("...")) + r"\n" for ln in expected)
     return re.fullmatch(pattern, "".join(ln + "\n" for ln in actual)) is not None
 
 
@@ -161,8 +162,9 @@ def run_command(cmd: str, workdir: Path) -> tuple[int, str]:
 def parse_only(cmd: str, workdir: Path) -> str | None:
     """A slow command checked without running it: ``accnum`` arguments through the parser,
     ``python FILE`` for the file's existence.  None when fine, else what is wrong."""
+    cmd = re.sub(r"(^|\s)#.*$", "", cmd)
     for part in re.split(r"\s*(?:&&|\|\||;)\s*", cmd):
-        words = shlex.split(part)
+        words = shlex.split(part, comments=True)
         if not words:
             continue
         if words[0] == "accnum":
