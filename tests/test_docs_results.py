@@ -13,7 +13,7 @@ from accnum.experiments import rates, sensitivity
 from accnum.metrics.base import Estimate
 from accnum.run import SampleResult
 
-PAGE = Path(__file__).resolve().parents[1] / "docs" / "reference" / "results.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs/reference/results.md"
 
 
 def _section(anchor: str) -> str:

@@ -1,5 +1,5 @@
 // MathJax 3 for pymdownx.arithmatex (generic mode): typeset only the arithmatex spans and
-// divs, and again after Material's instant navigation swaps a page in.
+// divs (and the table of contents), and again after Material's instant navigation swaps a page in.
 window.MathJax = {
   tex: {
     inlineMath: [["\\(", "\\)"]],
@@ -9,7 +9,9 @@ window.MathJax = {
   },
   options: {
     ignoreHtmlClass: ".*|",
-    processHtmlClass: "arithmatex"
+    // arithmatex's spans and divs; the nav links too, where a heading's formula (in the page's
+    // table of contents) arrives as plain \(...\) text
+    processHtmlClass: "arithmatex|md-nav__link"
   }
 };
 
