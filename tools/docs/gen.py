@@ -59,14 +59,17 @@ def sampler_facts(family: str) -> str:
     """The facts table of a family, one row per sampler, from ``accnum.samplers``."""
     from accnum import samplers
 
-    rows = ["| sampler | kind | NFE per step | normals per step | claimed order (in h) | claimed in | source | note |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = ["| sampler | kind | NFE per step | normals per step | claimed order (in h) | claimed in |",
+            "|---|---|---|---|---|---|"]
+    sources = []
     for name in family_members(family):
         f = samplers.get(name).facts
         order = "none" if f.order is None else f"{f.order:g}"
         rows.append(f"| [`{f.name}`](../math/samplers.md#{f.name}) | {f.kind.upper()} | {f.nfe} | {f.normals} | {order} "
-                    f"| `{f.metric}` | {_cell(f.source)} | {_cell(f.note) or '—'} |")
-    return "\n".join(rows) + "\n\n*Generated from `accnum.samplers.get(name).facts` (`accnum samplers` prints the same).*\n"
+                    f"| `{f.metric}` |")
+        sources.append(f"- `{f.name}`: {f.source}." + (f" *{f.note[:1].upper() + f.note[1:]}.*" if f.note else ""))
+    return ("\n".join(rows) + "\n\nSources and notes:\n\n" + "\n".join(sources)
+            + "\n\n*Generated from `accnum.samplers.get(name).facts` (`accnum samplers` prints the same).*\n")
 
 
 def _load_orders() -> dict:
@@ -129,17 +132,22 @@ def metric_registry() -> str:
     """Every registered metric, from ``accnum.metrics.registry``."""
     from accnum.metrics import registry
 
-    rows = ["| metric | what it measures | samplers | dimensions | needs | default n | how |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| metric | what it measures | samplers | dimensions | needs | default n |",
+            "|---|---|---|---|---|---|"]
+    hows = []
     for name in registry.names():
         m = registry.get(name)
-        kinds = " and ".join({"ode": "deterministic (ODE)", "sde": "stochastic (SDE)"}[k] for k in m.kinds)
+        kinds = ", ".join({"ode": "deterministic", "sde": "stochastic"}[k] for k in m.kinds)
         dims = f"d ≥ {m.min_d}" if m.max_d is None else (f"d = {m.max_d}" if m.max_d == m.min_d else f"d ≤ {m.max_d}")
         needs = ", ".join(m.needs) or "—"
-        n = "adaptive" if m.default_n is None else f"{m.default_n}" + (" (enlarged to 2% rse)" if m.adaptive else "")
-        rows.append(f"| `{m.name}` | {_cell(m.summary)} | {kinds} | {dims} | {needs} | {n} | {_cell(m.how) or '—'} |")
-    return "\n".join(rows) + ("\n\n*Generated from `accnum.metrics.registry` (`accnum metrics` prints the same); "
-                              "`needs`: what the score model, the sampler or the target must provide.*\n")
+        n = "—" if m.default_n is None else f"{m.default_n}" + (" (enlarged to 2% rse)" if m.adaptive else "")
+        rows.append(f"| `{m.name}` | {_cell(m.summary)} | {kinds} | {dims} | {needs} | {n} |")
+        if m.how:
+            hows.append(f"- `{m.name}`: {m.how}.")
+    return ("\n".join(rows) + "\n\nHow each is computed:\n\n" + "\n".join(hows)
+            + "\n\n*Generated from `accnum.metrics.registry` (`accnum metrics` prints the same); `needs`: what the "
+            "score model, the sampler or the target must provide; default n: the sample size before any enlargement "
+            "(— where the metric has none: grids, closed forms).*\n")
 
 
 def _subcommands(parser):
