@@ -175,7 +175,7 @@ def cli_reference() -> str:
     from accnum.cli import build_parser
     from accnum.cli.registry import commands
 
-    with _columns(100):
+    with _columns(80):
         parser = build_parser()
         subs = _subcommands(parser)
         out = ["```console", "$ accnum --help", parser.format_help().rstrip(), "```", ""]

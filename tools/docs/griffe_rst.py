@@ -5,7 +5,10 @@ reStructuredText habits that Markdown would garble.  Before mkdocstrings renders
   ``:func:`accnum.sample``` -> `accnum.sample`;
 * simple tables (``====  ====`` borders) become fenced text blocks, laid out as written;
 * a paragraph ending in ``::`` ends in ``:`` (the indented block after it is already a
-  Markdown code block).
+  Markdown code block);
+* a citation of a page, ``(docs/math/orders.md#records)``, becomes a link to it (the API
+  pages live in docs/reference/api/, so the link is relative to there; mkdocs build
+  --strict checks that it resolves).
 
 Nothing else changes: double backticks are Markdown code spans too.
 """
@@ -17,6 +20,7 @@ import re
 from griffe import Extension
 
 _ROLE = re.compile(r":(?:class|func|mod|meth|attr|data|exc|obj|const|py:\w+):`(~?)([^`]+)`")
+_CITE = re.compile(r"(?<![\w/\[`])docs/([\w/.-]+\.md(?:#[\w-]+)?)")
 _BORDER = re.compile(r"^\s*=+(?:\s+=+)+\s*$")
 
 
@@ -46,6 +50,7 @@ def _tables(lines: list[str]) -> list[str]:
 def convert(text: str) -> str:
     """The docstring ``text`` in the Markdown mkdocstrings renders (see the module doc)."""
     text = _ROLE.sub(_role, text)
+    text = _CITE.sub(lambda m: f"[docs/{m.group(1)}](../../{m.group(1)})", text)
     lines = _tables(text.split("\n"))
     fixed = []
     for ln in lines:
