@@ -258,7 +258,7 @@ def test_the_tanh_network_score_on_cuda_under_the_simulator_and_in_ptx():
     form = compiled_score(Sum(ExactScore(tg), TanhNet(d=2, hidden=8)), program, 2)
     total, lay = run_scratch(program.rows, 2, form.workspace, 1, True)
     args = (np.zeros((4, 2)), np.zeros(4), np.zeros(4, dtype=np.int64), 2, True, np.uint64(0), program.arrays(0),
-            form.params, lay)
+            form.params, lay, np.empty((1, 1, 1)))   # no trajectory (sampling.execute's placeholder)
     ptx = kernel_ptx(sample_body, form.score, form.score_jac, total, 4, args)
     assert ".target sm_90" in ptx
 

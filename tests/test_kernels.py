@@ -335,7 +335,8 @@ def test_every_kernel_compiles_to_ptx_for_cc90():
     for model in [ExactScore(tg)] + [perturb.make(k, tg, 0.1, frequency=1.0) for k in perturb.KINDS]:
         form = compiled_score(model, program, d)
         total, lay = run_scratch(program.rows, d, form.workspace, 1, True)
-        args = (y, np.zeros(4), np.zeros(4, dtype=np.int64), 2, True, np.uint64(0), program.arrays(0), form.params, lay)
+        args = (y, np.zeros(4), np.zeros(4, dtype=np.int64), 2, True, np.uint64(0), program.arrays(0), form.params, lay,
+                np.empty((1, 1, 1)))   # no trajectory (sampling.execute's placeholder)
         check(kernel_ptx(sample_body, form.score, form.score_jac or no_jacobian, total, 4, args))
     form = ExactScore(tg).compiled_form(Evaluations(np.array([0.5]), np.zeros(1, dtype=np.int64), d))
     total, lay = layout(PointScratch, X=(d, 1), O=(d, 1), J=(d, d, 1), ws=(form.workspace, 1))
