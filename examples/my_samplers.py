@@ -37,7 +37,8 @@ class My3M(Sampler):
         h = lam_prev - lam
         phi1 = math.expm1(-h)
         out = math.sqrt((1 - ab_prev) / (1 - ab)) * y - math.sqrt(ab_prev) * phi1 * d_t
-        if "d1" in state:                                         # second order from the second step on
+        if "d1" in state and ab_prev < 1.0:                       # second order from the second step on
+            # (a final step into abar = 1, i.e. --to 0, has h = inf: it stays first order)
             h0 = lam - float(log_snr(sched.alpha_bar_ext(t + 1)))
             r0 = h0 / h
             d1_0 = (d_t - state["d1"]) * (1.0 / r0)

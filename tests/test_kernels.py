@@ -44,7 +44,7 @@ def _has_numba_cuda():
 def test_cpu_matches_numpy_for_every_sampler(tname, to):
     tg = targets.resolve(tname)
     sched = schedules.li2024(30)
-    for name in samplers.names():
+    for name in samplers.names(builtin_only=True):
         ref = accnum.sample(tg, name, sched, n=64, seed=5, to=to, backend="numpy")
         got = accnum.sample(tg, name, sched, n=64, seed=5, to=to, backend="cpu")
         assert got.backend == "cpu"
@@ -61,7 +61,7 @@ def test_cpu_matches_numpy_from_given_points(init, sched):
         y0 = initial_points(tg, sched, 50, 2, "exact")
     else:
         y0 = np.random.default_rng(1).standard_normal((50, 2)) * 3
-    for name in samplers.names():
+    for name in samplers.names(builtin_only=True):
         ref = accnum.sample(tg, name, sched, n=50, seed=2, backend="numpy", init=y0).x
         got = accnum.sample(tg, name, sched, n=50, seed=2, backend="cpu", init=y0).x
         assert _rel(got, ref) < RTOL, name
@@ -74,7 +74,7 @@ def test_cpu_matches_numpy_to_the_conditioning_floor_on_cosine():
     tg = targets.resolve("aniso2d")
     sched = schedules.cosine(40)
     y0 = np.random.default_rng(1).standard_normal((50, 2)) * 3
-    for name in samplers.names():
+    for name in samplers.names(builtin_only=True):
         ref = accnum.sample(tg, name, sched, n=50, seed=2, backend="numpy", init=y0).x
         got = accnum.sample(tg, name, sched, n=50, seed=2, backend="cpu", init=y0).x
         ulp = accnum.sample(tg, name, sched, n=50, seed=2, backend="numpy", init=y0 * (1 + 2**-52)).x
@@ -86,7 +86,7 @@ def test_log_determinant_in_kernel_matches_tangents(tname):
     tg = targets.resolve(tname)
     sched = schedules.li2024(40)
     x = np.random.default_rng(3).standard_normal((40, tg.d))
-    for name in samplers.names():
+    for name in samplers.names(builtin_only=True):
         if samplers.get(name).facts.kind != "ode":
             continue
         ref = log_rho(tg, name, sched, x, backend="numpy")
@@ -261,7 +261,7 @@ _CUDA_SCRIPT = textwrap.dedent("""
     sched = schedules.li2024(12)
     for tname in ("gmm1d", "aniso2d", "gmm:d=3,K=2"):
         tg = targets.resolve(tname)
-        for name in samplers.names():
+        for name in samplers.names(builtin_only=True):
             a = accnum.sample(tg, name, sched, n=9, seed=4, backend="cuda")
             b = accnum.sample(tg, name, sched, n=9, seed=4, backend="numpy")
             assert a.backend == "cuda"
