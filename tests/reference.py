@@ -23,6 +23,7 @@ def run(name, score, sched, y, z=None, to=1):
     eps = lambda a, x: -math.sqrt(1 - a) * score(a, x)
     x0 = lambda a, x: (x + (1 - a) * score(a, x)) / math.sqrt(a)
     prev = None
+    hist, last = [], None      # multistep model outputs (newest first), UniPC's last corrected sample
     for t in range(T, to, -1):
         b, a, A, Ap = beta[t], alpha[t], ab[t], ab[t - 1]
         b1 = beta[t + 1] if t < T else beta[T]
@@ -83,6 +84,45 @@ def run(name, score, sched, y, z=None, to=1):
             xn = xt + (sgp - sg) * d
             d2 = (xn - D(xn, Ap, sgp)) / sgp
             y = math.sqrt(Ap) * (xt + (sgp - sg) * (d + d2) / 2)
+        elif name in ("dpmpp-3m", "dpmpp-3m-corrected"):
+            y, hist = _dpmpp3m(y, t, T, ab, lam, x0, hist, 2.0 if name.endswith("corrected") else 1.0)
         else:
             raise KeyError(name)
     return y
+
+
+def _dpmpp3m(x, t, T, ab, lam, x0, hist, c3):
+    """LuChengTHU/dpm-solver dpm_solver_first_update / multistep_dpm_solver_second_update
+    (solver_type 'dpmsolver') / multistep_dpm_solver_third_update, algorithm 'dpmsolver++', in
+    the code's variables; step orders of diffusers' DPMSolverMultistepScheduler (run ending at
+    sigma = 0); ``c3`` multiplies the code's ``- alpha_t phi_3 D2`` (1: as written)."""
+    s0, tt = ab[t], ab[t - 1]
+    model_prev_0 = x0(s0, x)
+    hist = [model_prev_0] + hist[:2]
+    if tt == 1.0:
+        return model_prev_0, hist                      # first order to sigma = 0: the data prediction
+    order = min(3, len(hist))
+    if T < 15 and t == 2:
+        order = min(order, 2)
+    alpha_t, sigma_t, sigma_prev_0 = math.sqrt(tt), math.sqrt(1 - tt), math.sqrt(1 - s0)
+    lambda_t, lambda_prev_0 = lam(tt), lam(s0)
+    h = lambda_t - lambda_prev_0
+    phi_1 = math.expm1(-h)
+    if order == 1:
+        return sigma_t / sigma_prev_0 * x - alpha_t * phi_1 * model_prev_0, hist
+    model_prev_1, lambda_prev_1 = hist[1], lam(ab[t + 1])
+    h_0 = lambda_prev_0 - lambda_prev_1
+    r0 = h_0 / h
+    D1_0 = (1.0 / r0) * (model_prev_0 - model_prev_1)
+    if order == 2:
+        return sigma_t / sigma_prev_0 * x - (alpha_t * phi_1) * model_prev_0 - 0.5 * (alpha_t * phi_1) * D1_0, hist
+    model_prev_2, lambda_prev_2 = hist[2], lam(ab[t + 2])
+    h_1 = lambda_prev_1 - lambda_prev_2
+    r1 = h_1 / h
+    D1_1 = (1.0 / r1) * (model_prev_1 - model_prev_2)
+    D1 = D1_0 + (r0 / (r0 + r1)) * (D1_0 - D1_1)
+    D2 = (1.0 / (r0 + r1)) * (D1_0 - D1_1)
+    phi_2 = phi_1 / h + 1.0
+    phi_3 = phi_2 / h - 0.5
+    x_t = (sigma_t / sigma_prev_0) * x - (alpha_t * phi_1) * model_prev_0 + (alpha_t * phi_2) * D1 - c3 * (alpha_t * phi_3) * D2
+    return x_t, hist

@@ -33,6 +33,26 @@ def test_trajectory_matches_reference(name, target):
     assert res.nfe == samplers.get(name).facts.nfe * (sched.T - 1)
 
 
+# issue 15's samplers: tighter tolerance, short runs (warm-up and lower-order final steps),
+# log-SNR-uniform steps and the step into abar = 1
+NEW = ["dpmpp-3m", "dpmpp-3m-corrected"]
+
+
+@pytest.mark.parametrize("name", NEW, ids=str)
+@pytest.mark.parametrize("sched", [schedules.li2024(40), schedules.li2024(10), schedules.logsnr_uniform(30),
+                                   schedules.edm(16)], ids=lambda s: s.describe())
+@pytest.mark.parametrize("to", [1, 0])
+def test_new_samplers_match_reference_tightly(name, sched, to):
+    tg = targets.get("aniso2d")
+    init = np.random.default_rng(2).standard_normal((16, tg.d)) * 1.3
+    s = samplers.get(name)
+    res = accnum.sample(tg, s, sched, init=init, to=to, backend="numpy")
+    score = lambda a, x: tg.diffused(a).score(x)
+    ref = reference(s.name, score, sched, init, to=to)
+    np.testing.assert_allclose(res.x, ref, rtol=1e-12, atol=1e-12)
+    assert res.nfe == s.facts.nfe * (sched.T - to)
+
+
 def test_single_ddim_li_step_by_hand():
     # q_0 = N(0, v), T = 2: one step from Y_2 = y with s_2(y) = -y / (abar_2 v + 1 - abar_2)
     tg = accnum.GaussianMixture([1.0], [[0.0]], [2.0])

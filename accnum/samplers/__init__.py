@@ -14,6 +14,7 @@ from .ddim import DDIM
 from .ddpm import DDPM
 from .dpm_solver import DPMSolver2
 from .dpmpp import DPMPP2M
+from .dpmpp3m import DPMPP3M, DPMPP3MCorrected
 from .heun_edm import HeunEDM
 from .li import DDIMLi, DDPMLi
 
@@ -22,6 +23,7 @@ _REGISTRY: dict[str, Sampler] = {
     for cls in (
         DDIMLi, DDPMLi, AccelODE, AccelODEReuse, AccelODEEps, AccelSDE, AccelSDEReadme,
         DDIM, DDPM, DPMSolver2, DPMPP2M, HeunEDM,
+        DPMPP3M, DPMPP3MCorrected,
     )
 }
 
