@@ -86,6 +86,8 @@ def run(name, score, sched, y, z=None, to=1):
             y = math.sqrt(Ap) * (xt + (sgp - sg) * (d + d2) / 2)
         elif name in ("dpmpp-3m", "dpmpp-3m-corrected"):
             y, hist = _dpmpp3m(y, t, T, ab, lam, x0, hist, 2.0 if name.endswith("corrected") else 1.0)
+        elif name in ("unipc-2", "unipc-3"):
+            y, hist, last = _unipc(y, t, T, ab, lam, x0, hist, last, int(name[-1]))
         else:
             raise KeyError(name)
     return y
@@ -126,3 +128,54 @@ def _dpmpp3m(x, t, T, ab, lam, x0, hist, c3):
     phi_3 = phi_2 / h - 0.5
     x_t = (sigma_t / sigma_prev_0) * x - (alpha_t * phi_1) * model_prev_0 + (alpha_t * phi_2) * D1 - c3 * (alpha_t * phi_3) * D2
     return x_t, hist
+
+
+def _unipc_bh2(x, m0, ms, lam_nodes, lam_t, lam_s0, a_t, s_t, s_s0, order, corrector, model_t=None):
+    """One UniP (``corrector=False``) or UniC update of diffusers' multistep_uni_{p,c}_bh_update
+    with predict_x0, bh2: ``ms``/``lam_nodes`` the older outputs and their log-SNRs."""
+    h = lam_t - lam_s0
+    rks, D1s = [], []
+    for i in range(1, order):
+        rk = (lam_nodes[i - 1] - lam_s0) / h
+        rks.append(rk)
+        D1s.append((ms[i - 1] - m0) / rk)
+    rks = np.array(rks + [1.0])
+    hh = -h
+    h_phi_1 = math.expm1(hh)
+    h_phi_k = h_phi_1 / hh - 1
+    factorial_i = 1
+    B_h = math.expm1(hh)
+    R, b = [], []
+    for i in range(1, order + 1):
+        R.append(rks ** (i - 1))
+        b.append(h_phi_k * factorial_i / B_h)
+        factorial_i *= i + 1
+        h_phi_k = h_phi_k / hh - 1 / factorial_i
+    R, b = np.array(R), np.array(b)
+    x_t_ = s_t / s_s0 * x - a_t * h_phi_1 * m0
+    if not corrector:
+        if order == 1:
+            return x_t_
+        rhos_p = np.array([0.5]) if order == 2 else np.linalg.solve(R[:-1, :-1], b[:-1])
+        return x_t_ - a_t * B_h * sum(r * d for r, d in zip(rhos_p, D1s))
+    rhos_c = np.array([0.5]) if order == 1 else np.linalg.solve(R, b)
+    corr_res = sum((r * d for r, d in zip(rhos_c[:-1], D1s)), 0.0 * m0)
+    return x_t_ - a_t * B_h * (corr_res + rhos_c[-1] * (model_t - m0))
+
+
+def _unipc(x, t, T, ab, lam, x0, hist, last, p):
+    """diffusers UniPCMultistepScheduler.step (solver_order p, bh2, predict_x0, lower_order_final,
+    final_sigmas_type 'zero'): the corrector of this sample with the model output at it, then the
+    predictor.  this_order = min(p, steps left in a run ending at abar = 1, steps taken + 1)."""
+    model_t = x0(ab[t], x)
+    if hist:   # UniC with the previous step's order, nodes t+1, t+2, ...
+        k = min(p, t + 1, T - t)
+        x = _unipc_bh2(last, hist[0], hist[1:], [lam(ab[t + 1 + i]) for i in range(1, k)], lam(ab[t]),
+                       lam(ab[t + 1]), math.sqrt(ab[t]), math.sqrt(1 - ab[t]), math.sqrt(1 - ab[t + 1]), k, True, model_t)
+    hist = [model_t] + hist[: p - 1]
+    if ab[t - 1] == 1.0:
+        return model_t, hist, x
+    k = min(p, t, T - t + 1)
+    out = _unipc_bh2(x, model_t, hist[1:], [lam(ab[t + i]) for i in range(1, k)], lam(ab[t - 1]), lam(ab[t]),
+                     math.sqrt(ab[t - 1]), math.sqrt(1 - ab[t - 1]), math.sqrt(1 - ab[t]), k, False)
+    return out, hist, x

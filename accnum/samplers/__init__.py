@@ -17,13 +17,14 @@ from .dpmpp import DPMPP2M
 from .dpmpp3m import DPMPP3M, DPMPP3MCorrected
 from .heun_edm import HeunEDM
 from .li import DDIMLi, DDPMLi
+from .unipc import UniPC2, UniPC3
 
 _REGISTRY: dict[str, Sampler] = {
     cls.facts.name: cls()
     for cls in (
         DDIMLi, DDPMLi, AccelODE, AccelODEReuse, AccelODEEps, AccelSDE, AccelSDEReadme,
         DDIM, DDPM, DPMSolver2, DPMPP2M, HeunEDM,
-        DPMPP3M, DPMPP3MCorrected,
+        DPMPP3M, DPMPP3MCorrected, UniPC2, UniPC3,
     )
 }
 
