@@ -88,6 +88,8 @@ def run(name, score, sched, y, z=None, to=1):
             y, hist = _dpmpp3m(y, t, T, ab, lam, x0, hist, 2.0 if name.endswith("corrected") else 1.0)
         elif name in ("unipc-2", "unipc-3"):
             y, hist, last = _unipc(y, t, T, ab, lam, x0, hist, last, int(name[-1]))
+        elif name in ("deis-2", "deis-3"):
+            y, hist = _deis(y, t, T, ab, eps, hist, int(name[-1]))
         else:
             raise KeyError(name)
     return y
@@ -179,3 +181,31 @@ def _unipc(x, t, T, ab, lam, x0, hist, last, p):
     out = _unipc_bh2(x, model_t, hist[1:], [lam(ab[t + i]) for i in range(1, k)], lam(ab[t - 1]), lam(ab[t]),
                      math.sqrt(ab[t - 1]), math.sqrt(1 - ab[t - 1]), math.sqrt(1 - ab[t]), k, False)
     return out, hist, x
+
+
+_GL = np.polynomial.legendre.leggauss(40)
+
+
+def _deis(x, t, T, ab, eps, hist, p):
+    """diffusers DEISMultistepScheduler (logrho): x_{t-1} = alpha_{t-1} (x_t/alpha_t + sum_j C_j eps_j),
+    C_j = int_{rho_t}^{rho_{t-1}} l_j(log rho) d rho, here by 40-point Gauss-Legendre in u = log rho."""
+    e = eps(ab[t], x)
+    hist = [e] + hist[: p - 1]
+    order = min(p, len(hist))
+    if T - 1 < 15 and t == 2:
+        order = 1
+    if T - 1 < 15 and t == 3:
+        order = min(order, 2)
+    a_t, a_prev = math.sqrt(ab[t]), math.sqrt(ab[t - 1])
+    if order == 1 or ab[t - 1] == 1.0:   # DDIM: x0 from eps, renoised to t-1
+        return a_prev * (x - math.sqrt(1 - ab[t]) * e) / a_t + math.sqrt(1 - ab[t - 1]) * e, hist
+    logrho = lambda A: math.log(math.sqrt((1 - A) / A))
+    nodes = [logrho(ab[t + j]) for j in range(order)]
+    u0, u1 = logrho(ab[t]), logrho(ab[t - 1])
+    gx, gw = _GL
+    u = 0.5 * (u1 - u0) * gx + 0.5 * (u1 + u0)
+    out = x / a_t
+    for j in range(order):
+        lj = np.prod([(u - nodes[m]) / (nodes[j] - nodes[m]) for m in range(order) if m != j], axis=0)
+        out = out + 0.5 * (u1 - u0) * float(np.sum(gw * lj * np.exp(u))) * hist[j]
+    return a_prev * out, hist

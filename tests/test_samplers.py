@@ -35,7 +35,7 @@ def test_trajectory_matches_reference(name, target):
 
 # issue 15's samplers: tighter tolerance, short runs (warm-up and lower-order final steps),
 # log-SNR-uniform steps and the step into abar = 1
-NEW = ["dpmpp-3m", "dpmpp-3m-corrected", "unipc-2", "unipc-3"]
+NEW = ["dpmpp-3m", "dpmpp-3m-corrected", "unipc-2", "unipc-3", "deis-2", "deis-3"]
 
 
 @pytest.mark.parametrize("name", NEW, ids=str)

@@ -12,6 +12,7 @@ from .accel_sde import AccelSDE, AccelSDEReadme
 from .base import Facts, KernelSampler, Sampler
 from .ddim import DDIM
 from .ddpm import DDPM
+from .deis import DEIS2, DEIS3
 from .dpm_solver import DPMSolver2
 from .dpmpp import DPMPP2M
 from .dpmpp3m import DPMPP3M, DPMPP3MCorrected
@@ -24,7 +25,7 @@ _REGISTRY: dict[str, Sampler] = {
     for cls in (
         DDIMLi, DDPMLi, AccelODE, AccelODEReuse, AccelODEEps, AccelSDE, AccelSDEReadme,
         DDIM, DDPM, DPMSolver2, DPMPP2M, HeunEDM,
-        DPMPP3M, DPMPP3MCorrected, UniPC2, UniPC3,
+        DPMPP3M, DPMPP3MCorrected, UniPC2, UniPC3, DEIS2, DEIS3,
     )
 }
 
