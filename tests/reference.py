@@ -90,6 +90,9 @@ def run(name, score, sched, y, z=None, to=1):
             y, hist, last = _unipc(y, t, T, ab, lam, x0, hist, last, int(name[-1]))
         elif name in ("deis-2", "deis-3"):
             y, hist = _deis(y, t, T, ab, eps, hist, int(name[-1]))
+        elif name.startswith("randmid-ode"):
+            seed = int(name.split("@")[1]) if "@" in name else 0
+            y = _randmid(y, t, ab, score, seed)
         else:
             raise KeyError(name)
     return y
@@ -209,3 +212,15 @@ def _deis(x, t, T, ab, eps, hist, p):
         lj = np.prod([(u - nodes[m]) / (nodes[j] - nodes[m]) for m in range(order) if m != j], axis=0)
         out = out + 0.5 * (u1 - u0) * float(np.sum(gw * lj * np.exp(u))) * hist[j]
     return a_prev * out, hist
+
+
+def _randmid(y, t, ab, score, seed):
+    """Gupta-Cai-Chen randomized midpoint in OU time: tau = -log(abar)/2, step h = tau_t - tau_{t-1}."""
+    from accnum.noise import uniforms
+
+    tau = lambda A: -0.5 * math.log(A)
+    h = tau(ab[t]) - tau(ab[t - 1])
+    alpha_u = float(uniforms(seed, t, 2**32 - 1, 1, 1)[0, 0])
+    x_mid = math.exp(alpha_u * h) * y + (math.exp(alpha_u * h) - 1) * score(ab[t], y)
+    ab_mid = min(1.0, math.exp(-2 * (tau(ab[t]) - alpha_u * h)))
+    return math.exp(h) * y + h * math.exp(h - alpha_u * h) * score(ab_mid, x_mid)

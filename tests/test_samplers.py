@@ -35,10 +35,10 @@ def test_trajectory_matches_reference(name, target):
 
 # issue 15's samplers: tighter tolerance, short runs (warm-up and lower-order final steps),
 # log-SNR-uniform steps and the step into abar = 1
-NEW = ["dpmpp-3m", "dpmpp-3m-corrected", "unipc-2", "unipc-3", "deis-2", "deis-3"]
+NEW = ["dpmpp-3m", "dpmpp-3m-corrected", "unipc-2", "unipc-3", "deis-2", "deis-3", "randmid-ode"]
 
 
-@pytest.mark.parametrize("name", NEW, ids=str)
+@pytest.mark.parametrize("name", NEW + [samplers.randmid.RandomizedMidpointODE(7)], ids=str)
 @pytest.mark.parametrize("sched", [schedules.li2024(40), schedules.li2024(10), schedules.logsnr_uniform(30),
                                    schedules.edm(16)], ids=lambda s: s.describe())
 @pytest.mark.parametrize("to", [1, 0])

@@ -18,6 +18,7 @@ from .dpmpp import DPMPP2M
 from .dpmpp3m import DPMPP3M, DPMPP3MCorrected
 from .heun_edm import HeunEDM
 from .li import DDIMLi, DDPMLi
+from .randmid import RandomizedMidpointODE
 from .unipc import UniPC2, UniPC3
 
 _REGISTRY: dict[str, Sampler] = {
@@ -25,7 +26,7 @@ _REGISTRY: dict[str, Sampler] = {
     for cls in (
         DDIMLi, DDPMLi, AccelODE, AccelODEReuse, AccelODEEps, AccelSDE, AccelSDEReadme,
         DDIM, DDPM, DPMSolver2, DPMPP2M, HeunEDM,
-        DPMPP3M, DPMPP3MCorrected, UniPC2, UniPC3, DEIS2, DEIS3,
+        DPMPP3M, DPMPP3MCorrected, UniPC2, UniPC3, DEIS2, DEIS3, RandomizedMidpointODE,
     )
 }
 
