@@ -34,6 +34,18 @@ def test_orders_of_ddim_li_and_accel_ode_on_the_default_target():
     assert all(r["estimate"] > 0 and r["stderr"] < 0.02 * r["estimate"] for r in res.records)
 
 
+def test_orders_of_the_issue_15_multistep_solvers():
+    """On log-SNR-uniform steps from q_T (docs/case-studies): the claims of UniPC and DEIS
+    hold, DPM-Solver++(3M) as the reference codes write it is second order (its D2 term
+    has half the weight, local error -alpha h^3 x0''/12) and the corrected step third."""
+    names = ["dpmpp-3m", "dpmpp-3m-corrected", "unipc-2", "unipc-3", "deis-2", "deis-3"]
+    res = convergence("gmm1d", names, "logsnr_uniform", [100, 200, 400], metric="tv", n=2048, init="exact")
+    got = {o["sampler"]: o["order"] for o in res.orders}
+    expect = {"dpmpp-3m": 2.0, "dpmpp-3m-corrected": 3.0, "unipc-2": 3.0, "unipc-3": 4.0, "deis-2": 2.0, "deis-3": 3.0}
+    for s, p in expect.items():
+        assert abs(got[s] - p) < 0.25, (s, got[s])
+
+
 def test_errors_decrease_and_json_layout():
     res = convergence("gmm1d", ["ddim", "ddpm-li"], "li2024", [30, 60], n=512)
     d = res.to_dict()
