@@ -162,9 +162,9 @@ def _unipc_bh2(x, m0, ms, lam_nodes, lam_t, lam_s0, a_t, s_t, s_s0, order, corre
         if order == 1:
             return x_t_
         rhos_p = np.array([0.5]) if order == 2 else np.linalg.solve(R[:-1, :-1], b[:-1])
-        return x_t_ - a_t * B_h * sum(r * d for r, d in zip(rhos_p, D1s))
+        return x_t_ - a_t * B_h * sum(r * d for r, d in zip(rhos_p, D1s, strict=True))
     rhos_c = np.array([0.5]) if order == 1 else np.linalg.solve(R, b)
-    corr_res = sum((r * d for r, d in zip(rhos_c[:-1], D1s)), 0.0 * m0)
+    corr_res = sum((r * d for r, d in zip(rhos_c[:-1], D1s, strict=True)), 0.0 * m0)
     return x_t_ - a_t * B_h * (corr_res + rhos_c[-1] * (model_t - m0))
 
 

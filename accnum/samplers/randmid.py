@@ -36,7 +36,8 @@ class RandomizedMidpointODE(Sampler):
         source="Gupta, Cai, Chen (2024, arXiv 2406.00924), randomized-midpoint predictor for the probability-flow "
                "ODE (Shen & Lee 2019 with exponential weighting)",
         note="claimed: TV eps in ~O(L^{5/3} d^{5/12}/eps) steps with their corrector, i.e. order 1; "
-             "random times from the sampler's seed (default 0), conditional on them a deterministic map",
+             "random times from the sampler's seed (default 0), conditional on them a deterministic map; "
+             "written from the step as public implementations cite it (eqs. (7)-(8)), the paper text was not available",
     )
 
     def __init__(self, seed: int = 0):

@@ -5,7 +5,8 @@ data prediction, as diffusers' ``UniPCMultistepScheduler`` runs it (``predict_x0
 Notation: ``lambda = log(alpha/sigma)``, ``m_j = x0_j(.)`` the data prediction evaluated at
 the *uncorrected* point of step ``j``, ``hh = -h``, ``B(h) = e^{hh} - 1``,
 ``b_i = i! hh phi_{i+1}(hh) / B(h)`` (``phi_k`` of :mod:`._expint`), and for nodes
-``r_1..r_{k-1}`` and ``r_k = 1`` the matrix ``R_{ij} = r_j^{i-1}`` (paper, Algorithms 1-2):
+``r_1..r_{k-1}`` and ``r_k = 1`` the matrix ``R_{ij} = r_j^{i-1}`` (the paper's UniP-p and
+UniC-p; wl-zhao/UniPC ``multistep_uni_pc_bh_update``):
 
 UniP-k (predictor, step t -> t-1; h = lambda_{t-1} - lambda_t, r_i = (lambda_{t+i} - lambda_t)/h):
     D_i = (m_{t+i} - m_t) / r_i,  rho = 1/2 (k = 2) or R[:-1,:-1]^{-1} b[:-1] (k >= 3)
@@ -102,9 +103,11 @@ class UniPC2(_UniPC):
     p = 2
     facts = Facts(
         name="unipc-2", kind="ode", nfe=1, normals=0, order=3.0, metric="tv",
-        source="Zhao et al. (NeurIPS 2023, arXiv 2302.04867), UniPC Algorithms 1-2 (B(h) = e^h - 1), "
-               "as diffusers UniPCMultistepScheduler(solver_order=2, solver_type='bh2', predict_x0=True)",
-        note="UniP-2 + UniC-2: order p + 1 = 3 claimed (the paper: UniC-p raises UniP-p's order by one; diffusers: 'effective order solver_order + 1')",
+        source="Zhao et al. (NeurIPS 2023, arXiv 2302.04867), UniP-p + UniC-p with B(h) = e^h - 1, "
+               "as wl-zhao/UniPC multistep_uni_pc_bh_update and "
+               "diffusers UniPCMultistepScheduler(solver_order=2, solver_type='bh2', predict_x0=True)",
+        note="UniP-2 + UniC-2: order p + 1 = 3 claimed (the paper: UniC-p raises UniP-p's order by one; "
+             "diffusers: 'effective order solver_order + 1')",
     )
 
 
@@ -112,7 +115,8 @@ class UniPC3(_UniPC):
     p = 3
     facts = Facts(
         name="unipc-3", kind="ode", nfe=1, normals=0, order=4.0, metric="tv",
-        source="Zhao et al. (NeurIPS 2023, arXiv 2302.04867), UniPC Algorithms 1-2 (B(h) = e^h - 1), "
-               "as diffusers UniPCMultistepScheduler(solver_order=3, solver_type='bh2', predict_x0=True)",
+        source="Zhao et al. (NeurIPS 2023, arXiv 2302.04867), UniP-p + UniC-p with B(h) = e^h - 1, "
+               "as wl-zhao/UniPC multistep_uni_pc_bh_update and "
+               "diffusers UniPCMultistepScheduler(solver_order=3, solver_type='bh2', predict_x0=True)",
         note="UniP-3 + UniC-3: order p + 1 = 4 claimed; the predictor into abar_1 is UniP-2 (lower_order_final)",
     )
