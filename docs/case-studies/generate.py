@@ -118,8 +118,9 @@ def _rates(target, names, sched_name, Ts, study):
     res = convergence(target, names, sched_name, Ts, init="exact")
     OUT.mkdir(exist_ok=True)
     (OUT / f"{study}-{target}-{sched_name}.json").write_text(json.dumps(res.to_dict(), indent=1, default=str) + "\n")
-    print(f"  {target} {sched_name} {','.join(s if isinstance(s, str) else s.name for s in names)}: "
-          f"{time.perf_counter() - t0:.0f} s", flush=True)
+    shown = [s if isinstance(s, str) else s.name for s in names]
+    shown = ",".join(shown) if len(shown) <= 6 else ",".join(shown[:3]) + f",... ({len(shown)} samplers)"
+    print(f"  {target} {sched_name} {shown}: {time.perf_counter() - t0:.0f} s", flush=True)
     return res
 
 
