@@ -3,11 +3,21 @@
 Pipeline: targets -> schedules -> samplers -> run (backends) -> metrics -> experiments -> cli.
 """
 
-from . import samplers, schedules, targets
-from .run import SampleResult, sample
-from .score import ExactScore, ScoreModel
-from .targets import GaussianMixture
+__version__ = "0.2.0"
 
-__version__ = "0.1.0"
+from . import samplers, schedules, targets  # noqa: E402
+from .run import SampleResult, sample  # noqa: E402
+from .samplers import register as register_sampler  # noqa: E402
+from .score import ExactScore, ScoreFunction, ScoreModel, Sum  # noqa: E402
+from .targets import GaussianMixture  # noqa: E402
 
-__all__ = ["ExactScore", "GaussianMixture", "SampleResult", "ScoreModel", "__version__", "sample", "samplers", "schedules", "targets"]
+
+def register_metric(metric, replace: bool = False):
+    """Add a user's :class:`accnum.metrics.Metric` to the registry (:func:`accnum.metrics.register`)."""
+    from .metrics import register
+
+    return register(metric, replace)
+
+
+__all__ = ["ExactScore", "GaussianMixture", "SampleResult", "ScoreFunction", "ScoreModel", "Sum", "__version__",
+           "register_metric", "register_sampler", "sample", "samplers", "schedules", "targets"]

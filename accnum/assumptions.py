@@ -1,4 +1,5 @@
-"""Measuring the assumption quantities of SPEC §5 for a score model:
+"""Measuring the assumption quantities for a score model
+(docs/math/perturbations.md#assumptions):
 
     eps_score^2 = (1/T) sum_t E_{q_t} ||s_t - s*_t||^2
     eps_Jacobi  = (1/T) sum_t E_{q_t} ||J_t - J*_t||_op
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _memory
 from .score import ExactScore
 from .targets import resolve as resolve_target
 
@@ -78,12 +79,19 @@ def measure_on(score, target, schedule, draws, jacobian: bool = True, profiles: 
 
 
 def measure(score, target, schedule, n: int = 2000, seed: int = 0) -> Assumptions:
-    """``eps_score`` and ``eps_Jacobi`` of ``score`` on ``schedule`` (SPEC §5) with standard
+    """``eps_score`` and ``eps_Jacobi`` of ``score`` on ``schedule`` with standard
     errors and per-step profiles; the Jacobian part is NaN for a score without Jacobian."""
+    from .run import resolve_score
+
     target = resolve_target(target)
+    schedule = _checks.schedule(schedule)
+    score = resolve_score(score, target)
     n = _checks.integer("n", n, minimum=10)
     seed = _checks.seed(seed)
-    jac = getattr(score, "has_jacobian", True)
+    # the draws of every step at once, and one step's score and Jacobian temporaries
+    _memory.require(8.0 * n * (schedule.T * target.d + 4 * (target.K * target.d + target.d ** 2)),
+                    f"{n} exact draws at each of {schedule.T} noise levels", f"n = {n}")
+    jac = score.has_jacobian
     r = measure_on(score, target, schedule, _draws(target, schedule, n, seed), jacobian=jac, profiles=True)
     return Assumptions(r["eps_score"], r["eps_score_se"], r["eps_jacobi"], r["eps_jacobi_se"], r["score_profile"],
                        r["jacobi_profile"], n)

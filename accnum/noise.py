@@ -1,12 +1,14 @@
 """Counter-based normal draws: every number is a pure function of
-``(seed, step, slot, sample index, coordinate)``.
+``(seed, step, slot, sample index, coordinate)``, in NumPy and, side by side, in the
+compiled kernels.
 
-This is what lets the NumPy reference, compiled CPU kernels and CUDA kernels draw the
-same noise, whatever the thread count (SPEC §3, "Noise").  Each key is hashed by a chain
-of splitmix64 finalisers (Steele, Lea & Flood 2014); two 53-bit uniforms give one normal
-by the cosine branch of Box–Muller.  Only integer operations decide the uniforms, so they
-are bit-identical on every backend; the normal differs at most by the last-ulp behaviour
-of ``log``/``cos``.
+This is what lets the NumPy reference, the compiled CPU kernels and the CUDA kernels draw
+the same noise, whatever the thread count or block size (docs/math/noise.md).  Each key is
+hashed by a chain of splitmix64 finalisers (Steele, Lea & Flood 2014); two 53-bit uniforms
+give one normal by the cosine branch of Box–Muller.  Only integer operations decide the
+uniforms, so they are bit-identical on every backend; the normal differs at most in the
+last ulps of ``log`` and ``cos`` (the kernels use :mod:`accnum.kernels.vmath`'s vectorisable
+forms, within two ulps of NumPy's).
 
 Stream layout: a sampler's step ``t`` uses ``step = t`` (1..T) and slots ``0..k-1``;
 ``step = 0`` is the initial point ``Y_T``; ``GaussianMixture.sample`` uses step 2**32 - 1.
@@ -17,7 +19,13 @@ midpoint time of step ``t`` as ``uniforms(sampler_seed, t, 2**32 - 1, 1, 1)``.
 
 from __future__ import annotations
 
+import math
+
+import numba
 import numpy as np
+
+from .kernels.numba_compat import stabilize
+from .kernels.vmath import vcos_2pi, vlog
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -65,3 +73,56 @@ def normals(seed: int, step: int, slot: int, n: int, d: int, start: int = 0) -> 
 def uniforms(seed: int, step: int, slot: int, n: int, d: int, start: int = 0) -> np.ndarray:
     """Uniforms on ``(0, 1]`` of shape ``(n, d)`` (the first uniform of each pair)."""
     return _uniform_pair(seed, step, slot, n, d, start)[0]
+
+
+# ------------------------------------------------------------------ compiled, one number at a time
+# The same integer operations as above, for the kernels.  Every constant is a uint64: Numba
+# turns mixed signed/unsigned integer arithmetic into floats.
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_ONE, _TWO = np.uint64(1), np.uint64(2)
+_OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
+
+
+@numba.njit(**_OPTS)
+def mix64_one(z):
+    """splitmix64's finaliser on one uint64 (:func:`mix64`)."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@numba.njit(**_OPTS)
+def sample_key(stream, i):
+    """The key of sample ``i`` in a stream (a key of :func:`stream_key`)."""
+    return mix64_one(stream ^ np.uint64(i))
+
+
+@numba.njit(**_OPTS)
+def uniform_one(key, j):
+    """Coordinate ``j``'s uniform on (0, 1] under sample key ``key`` (:func:`uniforms`)."""
+    a = mix64_one(key ^ (_TWO * np.uint64(j) + _ONE))
+    return np.float64((a >> _S11) + _ONE) * _TWO_M53
+
+
+@numba.njit(**_OPTS)
+def normal_one(key, j):
+    """Coordinate ``j``'s standard normal under sample key ``key`` (:func:`normals`)."""
+    two_j = _TWO * np.uint64(j)
+    a = mix64_one(key ^ (two_j + _ONE))
+    b = mix64_one(key ^ (two_j + _TWO))
+    u1 = np.float64((a >> _S11) + _ONE) * _TWO_M53
+    u2 = np.float64(b >> _S11) * _TWO_M53
+    return math.sqrt(-2.0 * vlog(u1)) * vcos_2pi(u2)
+
+
+@numba.njit(**_OPTS)
+def normals_lanes(stream, i0, out):
+    """``out[a, l]`` = coordinate ``a``'s normal of sample ``i0 + l`` in ``stream``: a block of
+    lanes (the loop over lanes innermost, so it vectorises)."""
+    d, L = out.shape
+    for a in range(d):
+        for l in range(L):
+            out[a, l] = normal_one(sample_key(stream, i0 + l), a)
+
+
+stabilize(globals())

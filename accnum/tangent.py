@@ -5,13 +5,14 @@ input, score evaluations and noise.  A :class:`Tangent` carries a batch of point
 ``value`` (n, d) together with their derivative ``jac`` (n, d, m) with respect to some
 m-dimensional input (the sampler's starting point ``Y_T``).  The same step code then
 runs on plain arrays (sampling) and on tangents (the exact change-of-variables metrics of
-SPEC §4 and the Gaussian closed forms), so each step's formula is written once.
+docs/math/metrics.md#exact-tv-kl and the Gaussian closed forms), so each step's formula is written once.
 Score models map a tangent ``(x, D)`` to ``(s(x), J(x) D)``.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from .errors import InvalidType
 
 
 class Tangent:
@@ -48,7 +49,7 @@ class Tangent:
 
     def __mul__(self, c):
         if isinstance(c, (Tangent, np.ndarray)):
-            raise TypeError("a Tangent is multiplied by scalars only: sampler steps are linear")
+            raise InvalidType("a Tangent is multiplied by scalars only: sampler steps are linear")
         return Tangent(c * self.value, c * self.jac)
 
     __rmul__ = __mul__

@@ -3,7 +3,7 @@
 #
 # A teaching notebook in percent format (open it in Jupyter with jupytext, or run it as a
 # script: `python notebooks/walkthrough.py`).  It draws samples, measures exact errors and
-# fits an order, on the 1-D mixture of SPEC §8.
+# fits an order, on the default 1-D mixture gmm1d.
 
 # %%
 import numpy as np

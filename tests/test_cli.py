@@ -62,3 +62,14 @@ def test_help_everywhere():
         with pytest.raises(SystemExit) as info:
             main(argv)
         assert info.value.code == 0
+
+
+def test_sample_with_path_writes_the_trajectory(tmp_path, capsys):
+    out = tmp_path / "p.npz"
+    assert main(["sample", "--T", "25", "--n", "30", "--sampler", "accel-sde", "--path", "--out", str(out)]) == 0
+    data = np.load(out)
+    assert data["path"].shape == (25, 30, 1) and np.array_equal(data["path"][-1], data["x"])
+    assert list(data["t"][:2]) == [25, 24] and data["t"][-1] == 1
+    assert np.allclose(data["sigma"], np.sqrt(1 - data["abar"]))
+    assert main(["sample", "--path", "--out", str(tmp_path / "x.npy")]) == 2
+    assert "--out must name a .npz file with --path" in capsys.readouterr().err

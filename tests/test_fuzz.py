@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import mixtures
 
 import accnum
 from accnum import GaussianMixture, perturb, schedules, targets
@@ -117,20 +118,25 @@ def test_experiments(arg, value):
 
 
 BAD = {
-    "--T": ["0", "1", "-5", "abc", "", "10,5", "nan", "1,1"],
-    "--n": ["0", "-1", "abc", "1.5"],
+    "--T": ["0", "1", "-5", "abc", "", "10,5", "nan", "1,1", "1000000000", "99999999999999999999999", "50,50"],
+    "--n": ["0", "-1", "abc", "1.5", "1000000000000"],
     "--seed": ["-1", "abc", "1e3"],
-    "--target": ["nope", "missing.json", "gmm:d=0", "gmm:d=a", "gmm1d:z=1"],
+    "--target": ["nope", "missing.json", "gmm:d=0", "gmm:d=a", "gmm1d:z=1", "gmm:d=100000,K=100000",
+                 "gauss:d=1000000"],
     "--schedule": ["nope", ""],
-    "--c0": ["abc", "-1", "nan"],
+    "--c0": ["abc", "-1", "nan", "300"],
     "--metric": ["nope"],
-    "--out": [os.path.join("no", "such", "dir", "x.npy")],
+    "--out": [os.path.join("no", "such", "dir", "x.npy"), "/proc/accnum-x.npy"],
+    "--json": ["/proc/accnum-r.json", os.path.join("no", "such", "r.json")],
+    "--samplers": ["ddim-li,ddim-li", "nope", ","],
+    "--eps-score": ["1e300", "-1", "abc", "0,0"],
 }
 GOOD = {"--T": ["20", "20,40"], "--n": ["16"], "--seed": ["0", "3"], "--target": ["gmm1d"], "--schedule": ["li2024"]}
 COMMANDS = {
     "sample": ["--T", "--n", "--seed", "--target", "--schedule", "--c0", "--out"],
-    "rates": ["--T", "--n", "--seed", "--target", "--schedule", "--c0", "--metric"],
-    "sensitivity": ["--T", "--n", "--seed", "--target", "--schedule", "--c0", "--metric"],
+    "rates": ["--T", "--n", "--seed", "--target", "--schedule", "--c0", "--metric", "--out", "--json", "--samplers"],
+    "sensitivity": ["--T", "--n", "--seed", "--target", "--schedule", "--c0", "--metric", "--out", "--json",
+                    "--eps-score"],
 }
 
 
@@ -176,3 +182,70 @@ def test_cli_usage_errors(argv, capsys):
 def test_inf_and_nan_inputs_are_named():
     with pytest.raises(ValueError, match="init must be finite"):
         accnum.sample(G, "ddim-li", S, init=np.array([[math.nan]]))
+
+
+# ------------------------------------------------------------------ the score-parity rule
+@settings(deadline=None, suppress_health_check=list(HealthCheck), max_examples=12)
+@given(pair=st.integers(1, 3).flatmap(lambda d: st.tuples(mixtures(max_k=4, min_d=d, max_d=d),
+                                                          mixtures(max_k=4, min_d=d, max_d=d))),
+       name=st.sampled_from(["ddim-li", "accel-ode", "dpmpp-2m", "accel-sde", "ddpm"]),
+       kind=st.sampled_from(["exact", "smooth", "scale", "time"]))
+def test_a_compiled_backend_runs_the_score_it_was_given(pair, name, kind):
+    """Any target, any score model built on any other mixture: cpu computes what numpy does."""
+    target, other = pair
+    sched = schedules.li2024(20)
+
+    def model():
+        return accnum.ExactScore(other) if kind == "exact" else perturb.make(kind, other, 0.05, seed=2, frequency=1.0)
+
+    a = accnum.sample(target, name, sched, n=16, seed=1, score=model(), backend="numpy").x
+    b = accnum.sample(target, name, sched, n=16, seed=1, score=model(), backend="cpu").x
+    assert np.max(np.abs(a - b) / np.maximum(1.0, np.abs(a))) < 1e-11
+
+
+# --------------------------------------------------------- outputs under interrupts and failures
+_INTERRUPTED = """
+import os, signal, sys
+import accnum.io as aio
+from accnum.experiments.rates import RatesResult
+where, sig, argv = sys.argv[1], getattr(signal, sys.argv[2]), sys.argv[3:]
+kill = lambda *a, **k: os.kill(os.getpid(), sig)
+if where == "compute":
+    import accnum.experiments.rates as r
+    real = r.convergence
+    r.convergence = lambda *a, **k: (kill(), real(*a, **k))[1]
+elif where == "plot":
+    RatesResult.plot = lambda self, path: (kill(), __import__("time").sleep(5))
+elif where == "between-files":
+    real_chmod, seen = aio.os.chmod, []
+    def chmod(*a):
+        seen.append(1)
+        real_chmod(*a)
+        if len(seen) == 2:
+            kill()
+    aio.os.chmod = chmod
+from accnum.cli import main
+sys.exit(main(argv))
+"""
+
+
+@settings(deadline=None, suppress_health_check=list(HealthCheck), max_examples=8)
+@given(where=st.sampled_from(["compute", "plot", "between-files"]), sig=st.sampled_from(["SIGINT", "SIGTERM"]),
+       json_inside=st.booleans())
+def test_an_interrupted_run_replaces_no_output(tmp_path_factory, where, sig, json_inside):
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("int")
+    out = folder / "out"
+    out.mkdir()
+    for name in ("rates.csv", "rates.json", "rates.png"):
+        (out / name).write_text("old")
+    json_path = str(out / "r.json") if json_inside else str(folder / "r.json")
+    argv = ["rates", "--samplers", "ddim-li", "--T", "20,40", "--n", "64", "--out", str(out), "--json", json_path]
+    proc = subprocess.run([sys.executable, "-c", _INTERRUPTED, where, sig, *argv], capture_output=True, text=True)
+    assert proc.returncode == {"SIGINT": 130, "SIGTERM": 143}[sig], proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert sorted(os.listdir(out)) == ["rates.csv", "rates.json", "rates.png"]
+    assert all((out / n).read_text() == "old" for n in os.listdir(out))
+    assert sorted(os.listdir(folder)) == ["out"]

@@ -19,7 +19,7 @@ GMM1D = targets.get("gmm1d")
 
 
 def test_reproduces_spec_section_8_at_T_200():
-    # SPEC §8: 40001-point quadrature, li2024(c0=2, c1=4), T = 200
+    # reference values (docs/math/orders.md#reference-values): 40001-point quadrature, li2024(c0=2, c1=4), T = 200
     sched = schedules.li2024(200)
     d = exact(GMM1D, "ddim-li", sched, n=40001, method="quadrature")
     a = exact(GMM1D, "accel-ode", sched, n=40001, method="quadrature")
@@ -83,7 +83,7 @@ def test_gauss_hermite_has_converged():
 
 
 def test_accel_sde_readme_does_not_accelerate():
-    # SPEC §8: li2024(c0=1, c1=4), path KL raw slopes: accel-sde about -2.3, readme about -0.68
+    # reference values: li2024(c0=1, c1=4), path KL raw slopes: accel-sde about -2.3, readme about -0.68
     vals = {}
     for name in ("accel-sde", "accel-sde-readme", "ddpm-li"):
         vals[name] = [path_kl(GMM1D, name, schedules.li2024(T, c0=1.0), n=1000).estimate for T in (50, 100, 200, 400)]
@@ -97,7 +97,7 @@ def test_grid_tv_stochastic_1d_and_2d():
     sched = schedules.li2024(30, c0=1.0)
     e1 = grid_tv(GMM1D, "ddpm-li", sched)
     assert e1.stderr < 1e-3 * e1.estimate
-    # marginal acceleration shows as a constant, not an order (SPEC §8)
+    # marginal acceleration shows as a constant, not an order (docs/rates.md)
     assert grid_tv(GMM1D, "accel-sde", sched).estimate < 0.5 * e1.estimate
     ring = targets.get("ring8")
     sched2 = schedules.li2024(20, c0=1.0)
@@ -146,7 +146,7 @@ def test_non_invertible_step_is_reported():
 def test_metric_compatibility_errors():
     with pytest.raises(ValueError, match="ddpm-li is stochastic"):
         check_metric("tv", "ddpm-li", 1)
-    with pytest.raises(ValueError, match="grid in d <= 2"):
+    with pytest.raises(ValueError, match="grid-tv.* supports d <= 2"):
         check_metric("grid-tv", "ddpm-li", 3)
     with pytest.raises(ValueError, match="unknown metric 'nope'"):
         check_metric("nope", "ddim-li", 1)

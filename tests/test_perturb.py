@@ -80,9 +80,9 @@ def test_every_sampler_runs_with_every_kind(name):
 
 def test_noise_kind_has_no_exact_metric():
     p = perturb.make("noise", GMM1D, 0.05)
-    with pytest.raises(ValueError, match="no Jacobian"):
+    with pytest.raises(ValueError, match="needs the score Jacobian"):
         exact(GMM1D, "ddim-li", SCHED, n=64, score=p)
-    with pytest.raises(ValueError, match="no Jacobian"):
+    with pytest.raises(ValueError, match="needs a deterministic score"):
         path_kl(GMM1D, "accel-sde", SCHED, n=64, score=p)
     with pytest.raises(ValueError, match="'noise' perturbation has neither"):
         sensitivity("gmm1d", ["ddim-li"], SCHED, [0.01], kind="noise", metric="tv")
@@ -97,7 +97,7 @@ def test_bad_requests():
         perturb.calibrated("smooth", GMM1D, SCHED, 0.0, 0.2)
     with pytest.raises(ValueError, match="unknown kind 'wobble'"):
         perturb.calibrated("wobble", GMM1D, SCHED, 0.1)
-    with pytest.raises(ValueError, match="eps_score must be finite and non-negative"):
+    with pytest.raises(ValueError, match="eps_score must be >= 0"):
         sensitivity("gmm1d", ["ddim-li"], SCHED, [-0.1])
 
 

@@ -98,7 +98,7 @@ def test_sde_orders_meet_their_claims_in_path_kl(name, target):
     _check(name, order, vals)
 
 
-@pytest.mark.xfail(strict=True, reason="SPEC §8 / docs/rates.md: the README's printed accel-sde (Z+ outside "
+@pytest.mark.xfail(strict=True, reason="docs/rates.md: the README's printed accel-sde (Z+ outside "
                    "1/sqrt(alpha)) has DDPM's one-step error and path-KL order about 0.8, not the claimed 2")
 def test_accel_sde_readme_meets_its_claim():
     target = GaussianMixture([0.3, 0.5, 0.2], [[-2.0], [0.5], [3.0]], [0.3, 0.6, 0.2])

@@ -1,4 +1,4 @@
-"""Fitting observed orders (SPEC §6): ``log err = a + p log h`` by least squares.
+"""Fitting observed orders (docs/math/orders.md#fit): ``log err = a + p log h`` by least squares.
 
 ``h = h_T`` (``c1 log T / T`` for li2024, ``1/T`` otherwise).  The confidence interval is
 the t-interval of the slope; the raw slope against T and the slope against total NFE are
@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 from scipy import stats
+from ..errors import InvalidInput
 
 
 def fit_slope(x, y, level: float = 0.95) -> dict:
@@ -18,7 +19,7 @@ def fit_slope(x, y, level: float = 0.95) -> dict:
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     m = x.size
     if m < 2:
-        raise ValueError("an order needs at least two values of T")
+        raise InvalidInput("an order needs at least two values of T")
     xm = x - x.mean()
     sxx = float(xm @ xm)
     slope = float(xm @ (y - y.mean()) / sxx)

@@ -1,7 +1,10 @@
 """Convergence-order experiments: errors over a grid of T, fitted orders, table and plot.
 
 ``convergence(...)`` runs every (sampler, metric, T), returns a :class:`RatesResult` with a
-tidy table of records (SPEC §7) and the fitted orders (SPEC §6) against the claimed ones.
+tidy table of records (docs/math/orders.md#records) and the fitted orders
+(docs/math/orders.md#fit) against the claimed ones.  The metrics come from the registry
+(:mod:`accnum.metrics.registry`): what each applies to, its sample sizes and how a claim
+translates into it.
 """
 
 from __future__ import annotations
@@ -12,59 +15,68 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import __version__, _checks, kernels
+from .. import _checks, kernels
+from .. import metrics as _metrics
 from .. import schedules as _schedules
-from ..metrics import NonInvertibleMap, check_metric, default_metrics
-from ..metrics.exact import exact
-from ..metrics.gaussian import closed_form
-from ..metrics.grid import grid_tv
-from ..metrics.path_kl import path_kl
-from ..run import _backend_for, sample
-from ..score import ExactScore
+from ..errors import InvalidInput, InvalidType
+from ..metrics import NonInvertibleMap, Request, check_metric, default_metrics
+from ..run import _backend_for, resolve_score, sample
 from ..samplers import get as get_sampler
 from ..targets import resolve as resolve_target
-from .tidy import TidyResult
 from .orders import observed_order
+from .provenance import record_base, versions
+from .tidy import TidyResult
 
 DEFAULT_TS = (25, 50, 100, 200, 400, 800, 1600)
 DEFAULT_SAMPLERS = ("ddim-li", "accel-ode", "ddpm-li", "accel-sde")
-RECORD_FIELDS = ("target", "sampler", "schedule", "T", "h", "nfe", "metric", "estimate", "stderr", "seed", "backend",
-                 "version", "note")
+RECORD_FIELDS = ("target", "target_hash", "sampler", "sampler_source", "score", "init", "schedule", "T", "h", "nfe",
+                 "metric", "estimate", "stderr", "n", "seed", "backend", "version", "numpy", "numba", "note")
 
 
 def claimed_order(sampler, metric: str) -> tuple[float | None, str]:
     """The order a sampler's claim implies in ``metric`` (in ``h``), and on what basis."""
-    f = get_sampler(sampler).facts
-    p = f.order
-    if f.kind == "ode":
-        if metric in ("tv", "grid-tv", "gauss-tv"):
-            return p, "stated (TV)"
-        if metric in ("kl", "gauss-kl"):
-            return 2 * p, "implied: KL ~ TV^2 for smooth errors"
-        return None, ""
-    if metric == "path-kl":
-        return p, "stated (path KL)"
-    if metric == "grid-tv":
-        return p / 2, "implied bound: TV <= sqrt(KL/2)"
-    return None, ""
+    return _metrics.claimed_order(get_sampler(sampler), metric)
+
+
+def _sampler_list(samplers) -> list:
+    """Sampler names or objects, at least one, none twice (a repeat would be fitted as more data)."""
+    if isinstance(samplers, str) or not hasattr(samplers, "__iter__"):
+        samplers = [samplers]
+    samplers = list(samplers)
+    if not samplers:
+        raise InvalidInput("samplers must not be empty")
+    _checks.distinct("samplers", [getattr(s, "name", s) for s in samplers])
+    return samplers
 
 
 def _resolve_ts(Ts) -> list[int]:
     if isinstance(Ts, (str, bytes)) or not hasattr(Ts, "__iter__"):
-        raise TypeError("Ts must be a list of integers")
+        raise InvalidType("Ts must be a list of integers")
     Ts = [_checks.integer("T", T, minimum=2) for T in Ts]
     if not Ts:
-        raise ValueError("Ts must not be empty")
+        raise InvalidInput("Ts must not be empty")
     if any(b <= a for a, b in zip(Ts[:-1], Ts[1:], strict=True)):
-        raise ValueError(f"Ts must be strictly increasing, got {Ts}")
+        raise InvalidInput(f"Ts must be strictly increasing, got {Ts}")
     return Ts
 
 
 def schedule_factory(name: str = "li2024", **params):
-    """``T -> Schedule`` for a named schedule (validated once, now)."""
+    """``T -> Schedule`` for a named schedule; the schedule is checked at each T it is built
+    for (:func:`convergence` builds every requested T before any work starts)."""
     _checks.choice("schedule", name, _schedules.names())
-    _schedules.get(name, 64, **params)
     return lambda T: _schedules.get(name, T, **params)
+
+
+def _checked_factory(factory):
+    """A user's ``T -> Schedule`` callable, its results checked."""
+    def build(T):
+        sched = factory(T)
+        if not isinstance(sched, _schedules.Schedule):
+            raise InvalidType(f"schedule({T}) returned a {type(sched).__name__}, not a Schedule")
+        if sched.T != T:
+            raise InvalidInput(f"schedule({T}) returned a schedule with T = {sched.T} steps, not {T}")
+        return sched
+    return build
 
 
 @dataclass
@@ -75,6 +87,7 @@ class RatesResult(TidyResult):
     records: list[dict]
     orders: list[dict]
     meta: dict = field(default_factory=dict)
+    timing: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------ output
     def table(self) -> str:
@@ -114,8 +127,7 @@ class RatesResult(TidyResult):
         return "\n".join(lines)
 
     def _metrics(self):
-        known = ("tv", "kl", "path-kl", "grid-tv")
-        return sorted({r["metric"] for r in self.records}, key=lambda m: (known.index(m) if m in known else 9, m))
+        return sorted({r["metric"] for r in self.records}, key=lambda m: (_metrics.registry.rank(m), m))
 
     def _col_key(self, key):
         order, metrics = self.meta.get("samplers", []), self._metrics()
@@ -169,7 +181,7 @@ def _nfe(sampler, target, sched) -> int:
     counted on a one-sample NumPy run for a step the tracer cannot read."""
     try:
         return int(kernels.trace(sampler, sched).stages.sum())
-    except TypeError:
+    except TypeError:   # UntraceableStep: count on the NumPy reference
         return sample(target, sampler, sched, n=1, seed=0, backend="numpy").nfe
 
 
@@ -201,26 +213,33 @@ def convergence(target, samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts=DEFAULT
     record names the backend its metric ran on.
     """
     tg = resolve_target(target)
-    sams = [get_sampler(s) for s in ([samplers] if isinstance(samplers, str) else samplers)]
-    if not sams:
-        raise ValueError("samplers must not be empty")
+    sams = [get_sampler(s) for s in _sampler_list(samplers)]
     Ts = _resolve_ts(Ts)
     seed = _checks.seed(seed)
     _checks.choice("init", init, ("gaussian", "exact"))
-    if n is not None:
-        n = _checks.integer("n", n, minimum=10)
-    backend = _backend_for(backend, score if score is not None else ExactScore(tg), None)
+    target_rse = _checks.real("target_rse", target_rse, low=0.0, high=1.0, low_open=True)
+    model = resolve_score(score, tg)
+    backend = _backend_for(backend, model, None)
     if callable(schedule):
-        factory, sched_name = schedule, "custom"
+        factory, sched_name = _checked_factory(schedule), "custom"
     else:
+        if schedule_params is not None and not isinstance(schedule_params, dict):
+            raise InvalidType(f"schedule_params must be a dict, got {type(schedule_params).__name__}")
         factory, sched_name = schedule_factory(schedule, **(schedule_params or {})), schedule
-    first = factory(Ts[0])
     plan = []
     for s in sams:
-        ms = default_metrics(s, tg.d) if metric is None else ((metric,) if isinstance(metric, str) else tuple(metric))
-        for m in ms:
-            check_metric(m, s, tg.d)
-        plan.append((s, ms))
+        ms = default_metrics(s, tg) if metric is None else ((metric,) if isinstance(metric, str) else tuple(metric))
+        _checks.distinct("metric", ms)
+        plan.append((s, tuple(check_metric(m, s, tg) for m in ms)))
+    if n is not None:
+        n = _checks.integer("n", n, minimum=1)
+    for m in {m.name: m for _, ms in plan for m in ms}.values():
+        if n is not None:
+            m.check_n(n)
+        size = n if n is not None else (16 if m.adaptive else 1) * (m.default_n or 0)   # 16x: the enlargement's cap
+        if m.memory is not None and size:
+            m.memory(size, tg, backend)
+    first = factory(Ts[0])
     for T in Ts:
         factory(T)   # every schedule is valid before any work starts
     tasks = [(s, ms, T) for s, ms in plan for T in Ts]
@@ -230,65 +249,49 @@ def convergence(target, samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts=DEFAULT
     for s, ms, T in it:
         sched = factory(T)
         nfe = _nfe(s, tg, sched)
-        results, notes, ran = {}, {}, {}
+        results, notes = {}, {}
         try:
-            results.update(_measure(tg, s, sched, ms, n, seed, init, target_rse, score, backend, ran))
+            results.update(_measure(tg, s, sched, ms, n, seed, init, target_rse, model, backend))
         except NonInvertibleMap as err:
-            notes = {m: f"not invertible: {err}" for m in ms}
+            notes = {m.name: f"not invertible: {err}" for m in ms}
         for m in ms:
-            e = results.get(m)
+            e = results.get(m.name)
             records.append({
-                "target": getattr(target, "name", None) or (target if isinstance(target, str) else "custom"),
-                "sampler": s.name, "schedule": sched.describe(), "T": T, "h": sched.h, "nfe": nfe, "metric": m,
-                "estimate": e.estimate if e else float("nan"), "stderr": e.stderr if e else float("nan"),
-                "seed": seed, "backend": ran.get(m, backend), "version": __version__,
-                "note": notes.get(m, e.method if e else ""),
+                **record_base(tg, s, model, init), "schedule": sched.describe(), "T": T, "h": sched.h, "nfe": nfe,
+                "metric": m.name, "estimate": e.estimate if e else float("nan"),
+                "stderr": e.stderr if e else float("nan"), "n": e.n if e else 0, "seed": seed,
+                "backend": (e.backend or backend) if e else backend, **versions(),
+                "note": notes.get(m.name, e.method if e else ""),
             })
     orders = []
     for s, ms in plan:
         for m in ms:
-            rs = [r for r in records if r["sampler"] == s.name and r["metric"] == m]
+            rs = [r for r in records if r["sampler"] == s.name and r["metric"] == m.name]
             o = observed_order([r["T"] for r in rs], [r["h"] for r in rs], [r["estimate"] for r in rs],
                                [r["nfe"] for r in rs])
-            claimed, basis = claimed_order(s, m)
-            orders.append({"sampler": s.name, "metric": m, **o, "claimed": claimed, "claim_basis": basis})
+            claimed, basis = _metrics.claimed_order(s, m.name)
+            orders.append({"sampler": s.name, "metric": m.name, **o, "claimed": claimed, "claim_basis": basis})
     meta = {"target": records[0]["target"] if records else "", "schedule": first.describe().replace(f"T={Ts[0]}", "T"),
             "schedule_name": sched_name, "Ts": Ts, "samplers": [s.name for s, _ in plan], "seed": seed, "init": init,
-            "h_name": "c1 log T / T" if sched_name == "li2024" else "1/T", "seconds": time.perf_counter() - t_start,
-            "version": __version__, "backend": backend}
-    return RatesResult(records, orders, meta)
+            "h_name": "c1 log T / T" if sched_name == "li2024" else "1/T", "score": model.describe(), **versions(),
+            "backend": backend}
+    return RatesResult(records, orders, meta, {"seconds": time.perf_counter() - t_start})
 
 
-def _measure(tg, s, sched, ms, n, seed, init, target_rse, score, backend="auto", ran=None):
-    """Estimates of the metrics ``ms``; ``ran`` (a dict) receives the backend each ran on."""
-    ran = {} if ran is None else ran
+def _measure(tg, s, sched, ms, n, seed, init, target_rse, model, backend="auto"):
+    """Estimates of the metrics ``ms`` (registry objects), each family computed once;
+    families that allow it are enlarged until ``target_rse`` (when no ``n`` is given)."""
     out = {}
-    exact_ms = tuple(m for m in ms if m in ("tv", "kl"))
-    if exact_ms:
-        method = "qmc"
-        n0 = n or 8192
-        fn = lambda k: exact(tg, s, sched, n=k, seed=seed, init=init, method=method, score=score, metrics=exact_ms,  # noqa: E731
-                             backend=backend)
-        out.update(_adaptive(fn, n0, target_rse, 16 * n0) if n is None else fn(n0))
-        ran.update({m: backend for m in exact_ms})
-    if "path-kl" in ms:
-        n0 = n or 2000
-        fn = lambda k: path_kl(tg, s, sched, n=k, seed=seed, init=init, score=score, backend=backend)  # noqa: E731
-        out["path-kl"] = _adaptive(fn, n0, target_rse, 16 * n0) if n is None else fn(n0)
-        ran["path-kl"] = backend
-    if "grid-tv" in ms:
-        out["grid-tv"] = grid_tv(tg, s, sched, init=init, score=score, backend=backend)
-        ran["grid-tv"] = backend
-    gauss = [m for m in ms if m.startswith("gauss-")]
-    if gauss:
-        cf = closed_form(tg, s, sched, init=init, score=score)
-        out.update({m: cf[m[6:]] for m in gauss})
-        ran.update({m: "numpy" for m in gauss})
-    rest = [m for m in ms if m in ("sliced-w2", "energy", "w1", "ks")]
-    if rest:
-        from ..metrics.samples import sample_metrics
-
-        res = sample(tg, s, sched, n=n or 20_000, seed=seed, init=init, score=score, backend=backend)
-        out.update(sample_metrics(res.x, tg, alpha_bar=sched.alpha_bar[1], seed=seed, metrics=tuple(rest)))
-        ran.update({m: res.backend for m in rest})
+    families: dict = {}
+    for m in ms:
+        families.setdefault(m.compute, []).append(m)
+    req = Request(tg, s, sched, n, seed, init, model, backend)
+    for compute, group in families.items():
+        names = tuple(m.name for m in group)
+        lead = group[0]
+        if n is None and lead.adaptive and lead.default_n:
+            out.update(_adaptive(lambda k: compute(req._replace(n=k), names), lead.default_n, target_rse,  # noqa: B023
+                                 16 * lead.default_n))
+        else:
+            out.update(compute(req, names))
     return out

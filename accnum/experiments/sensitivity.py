@@ -15,37 +15,43 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import __version__, _checks, perturb
+from .. import _checks, perturb
 from ..assumptions import measure
-from ..metrics import NonInvertibleMap, SAMPLE_METRICS, check_metric
+from .. import metrics as _metrics
+from ..metrics import NonInvertibleMap, check_metric
 from ..samplers import get as get_sampler
-from ..schedules import Schedule
 from ..targets import resolve as resolve_target
 from .tidy import TidyResult
 from .orders import fit_slope
-from .rates import _backend_for, _measure
+from .provenance import versions
+from .rates import _backend_for, _measure, _sampler_list
+from ..errors import InvalidInput, InvalidType
 
-RECORD_FIELDS = ("sampler", "kind", "T", "eps_score_requested", "eps_jacobi_requested", "eps_score", "eps_score_se",
+RECORD_FIELDS = ("target", "sampler", "kind", "T", "eps_score_requested", "eps_jacobi_requested", "eps_score", "eps_score_se",
                  "eps_jacobi", "eps_jacobi_se", "metric", "estimate", "stderr", "seed", "backend", "note")
 
 
-def default_metric(sampler, d: int, kind: str) -> str:
-    f = get_sampler(sampler).facts
-    if kind == "noise":
-        return "w1" if d == 1 else "sliced-w2"
-    if f.kind == "ode":
-        return "tv"
-    return "path-kl" if d <= 3 else "sliced-w2"
+def default_metric(sampler, target, kind: str) -> str:
+    """The metric a sensitivity study measures ``sampler`` in: the first of ``rates``' defaults
+    that the perturbation ``kind`` allows (the ``noise`` kind has no Jacobian and is not
+    deterministic), else a sample-based distance."""
+    sampler, target = get_sampler(sampler), resolve_target(target)
+    probe = perturb.make(kind, target, 0.0)
+    for name in _metrics.default_metrics(sampler, target):
+        needs = _metrics.get(name).needs
+        if ("jacobian" in needs and not probe.has_jacobian) or ("deterministic" in needs and not probe.deterministic):
+            continue
+        return name
+    return "w1" if target.d == 1 else "sliced-w2"
 
 
 def _eps_list(name, values) -> list[float]:
-    vals = [float(v) for v in values]
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise InvalidType(f"{name} must be a list of numbers, got {type(values).__name__}")
+    vals = [_checks.real(name, v, low=0.0, high=perturb.EPS_MAX, high_open=True) for v in values]
     if not vals:
-        raise ValueError(f"{name} must not be empty")
-    for v in vals:
-        if not math.isfinite(v) or v < 0:
-            raise ValueError(f"{name} must be finite and non-negative, got {v}")
-    return vals
+        raise InvalidInput(f"{name} must not be empty")
+    return _checks.distinct(name, vals)
 
 
 @dataclass
@@ -56,6 +62,7 @@ class SensitivityResult(TidyResult):
     records: list[dict]
     fits: list[dict]
     meta: dict = field(default_factory=dict)
+    timing: dict = field(default_factory=dict)
 
     def table(self) -> str:
         head = ("sampler", "eps_score req", "eps_Jacobi req", "eps_score measured", "eps_Jacobi measured", "metric",
@@ -134,50 +141,49 @@ def sensitivity(target, samplers, schedule, eps_scores, eps_jacobis=(0.0,), kind
     run on the kernels.
     """
     tg = resolve_target(target)
-    sams = [get_sampler(s) for s in ([samplers] if isinstance(samplers, str) else samplers)]
-    if not sams:
-        raise ValueError("samplers must not be empty")
-    if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+    sams = [get_sampler(s) for s in _sampler_list(samplers)]
+    schedule = _checks.schedule(schedule)
     _checks.choice("kind", kind, perturb.KINDS)
     ess, ejs = _eps_list("eps_score", eps_scores), _eps_list("eps_jacobi", eps_jacobis)
     if kind not in perturb.JACOBIAN_KINDS and any(e > 0 for e in ejs):
-        raise ValueError(f"kind {kind!r} has no Jacobian dial: eps_jacobi must be 0 (only 'smooth' sets it)")
+        raise InvalidInput(f"kind {kind!r} has no Jacobian dial: eps_jacobi must be 0 (only 'smooth' sets it)")
     seed = _checks.seed(seed)
     if n is not None:
         n = _checks.integer("n", n, minimum=10)
     measure_n = _checks.integer("measure_n", measure_n, minimum=10)
     backend = _backend_for(backend, perturb.make(kind, tg, 0.0), None)
     plan = []
+    probe = perturb.make(kind, tg, 0.0)
     for s in sams:
-        m = metric or default_metric(s, tg.d, kind)
-        check_metric(m, s, tg.d)
-        if kind == "noise" and m not in SAMPLE_METRICS:
-            raise ValueError(f"metric {m!r} needs the score's Jacobian or its exact kernel; the 'noise' perturbation "
-                             "has neither (use sliced-w2, energy, w1 or ks)")
+        m = check_metric(metric or default_metric(s, tg, kind), s, tg)
+        if ("jacobian" in m.needs and not probe.has_jacobian) or ("deterministic" in m.needs and not probe.deterministic):
+            raise InvalidInput(f"metric {m.name!r} needs the score's Jacobian or its exact kernel; the {kind!r} "
+                               "perturbation has neither (use sliced-w2, energy, w1 or ks)")
         plan.append((s, m))
     pairs = [(es, ej) for ej in ejs for es in ess]
     records = []
     t0 = time.perf_counter()
     it = progress(pairs) if progress is not None else pairs
     for es, ej in it:
-        base = {"kind": kind, "T": schedule.T, "eps_score_requested": es, "eps_jacobi_requested": ej, "seed": seed}
+        base = {"target": tg.name or "custom", "kind": kind, "T": schedule.T, "eps_score_requested": es,
+                "eps_jacobi_requested": ej, "seed": seed, **versions()}
         if kind == "smooth" and ej > 0 and es == 0:
             for s, m in plan:
-                records.append({**base, "backend": backend, "sampler": s.name, "metric": m, "eps_score": 0.0, "eps_score_se": 0.0,
+                records.append({**base, "backend": backend, "sampler": s.name, "metric": m.name, "eps_score": 0.0,
+                                "eps_score_se": 0.0,
                                 "eps_jacobi": float("nan"), "eps_jacobi_se": float("nan"), "estimate": float("nan"),
                                 "stderr": float("nan"), "note": "needs eps_score > 0"})
             continue
         pert = perturb.calibrated(kind, tg, schedule, es, ej if kind == "smooth" else None, seed=seed)
         got = measure(pert, tg, schedule, n=measure_n, seed=seed + 1000)
         for s, m in plan:
-            note, ran = pert.describe(), {}
+            note, ran = pert.describe(), backend
             try:
-                e = _measure(tg, s, schedule, (m,), n, seed, "gaussian", 0.02, pert, backend, ran)[m]
-                est, se = e.estimate, e.stderr
+                e = _measure(tg, s, schedule, (m,), n, seed, "gaussian", 0.02, pert, backend)[m.name]
+                est, se, ran = e.estimate, e.stderr, e.backend or backend
             except NonInvertibleMap as err:
                 est, se, note = float("nan"), float("nan"), f"not invertible: {err}"
-            records.append({**base, "backend": ran.get(m, backend), "sampler": s.name, "metric": m, "eps_score": got.eps_score,
+            records.append({**base, "backend": ran, "sampler": s.name, "metric": m.name, "eps_score": got.eps_score,
                             "eps_score_se": got.eps_score_se, "eps_jacobi": got.eps_jacobi,
                             "eps_jacobi_se": got.eps_jacobi_se, "estimate": est, "stderr": se, "note": note})
     fits = []
@@ -196,10 +202,9 @@ def sensitivity(target, samplers, schedule, eps_scores, eps_jacobis=(0.0,), kind
                 p, lo, hi = fit["slope"], fit["ci_low"], fit["ci_high"]
             else:
                 p = lo = hi = float("nan")
-            fits.append({"sampler": s.name, "metric": m, "eps_jacobi_requested": ej, "p": p, "ci_low": lo,
+            fits.append({"sampler": s.name, "metric": m.name, "eps_jacobi_requested": ej, "p": p, "ci_low": lo,
                          "ci_high": hi, "err0": e0, "points": len(use)})
-    meta = {"target": str(target) if isinstance(target, str) else "custom", "schedule": schedule.describe(),
-            "kind": kind, "samplers": [s.name for s, _ in plan], "seed": seed, "version": __version__, "backend": backend,
-            "seconds": time.perf_counter() - t0}
-    return SensitivityResult(records, fits, meta)
+    meta = {"target": tg.name or "custom", "target_hash": tg.content_hash(), "schedule": schedule.describe(),
+            "kind": kind, "samplers": [s.name for s, _ in plan], "seed": seed, **versions(), "backend": backend}
+    return SensitivityResult(records, fits, meta, {"seconds": time.perf_counter() - t0})
 

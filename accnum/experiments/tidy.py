@@ -1,5 +1,6 @@
-"""What the experiments' results share: a tidy list of records (SPEC §7) plus summaries,
-written as JSON (non-finite numbers as null) and CSV."""
+"""What the experiments' results share: a tidy list of records (docs/math/orders.md#records)
+plus summaries, written as JSON (non-finite numbers as null) and CSV; timings apart, so
+that a rerun writes the same records, summaries and meta byte for byte."""
 
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ class TidyResult:
     FIELDS: tuple = ()
 
     def to_dict(self) -> dict:
+        """Records, summary and meta (the same bytes on a rerun), then ``timing`` apart."""
         summary = getattr(self, self.SUMMARY)
         return {"records": [{k: _clean(v) for k, v in r.items()} for r in self.records],
-                self.SUMMARY: [{k: _clean(v) for k, v in o.items()} for o in summary], "meta": self.meta}
+                self.SUMMARY: [{k: _clean(v) for k, v in o.items()} for o in summary], "meta": self.meta,
+                "timing": getattr(self, "timing", {})}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)

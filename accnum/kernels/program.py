@@ -5,7 +5,7 @@ Every step in accnum is a linear combination, with coefficients that depend only
 from the previous step (``state``), the step's standard normals and its score
 evaluations, each evaluated at such a combination (see :mod:`accnum.samplers.base`).
 Running ``sampler.step`` once per ``t`` on symbolic :class:`Lin` vectors instead of arrays
-records those coefficients.  The compiled kernels (:mod:`accnum.kernels.step`) execute
+records those coefficients.  The compiled kernels (:mod:`accnum.kernels.executor`) execute
 the recorded program, so no sampler formula is written a second time: the NumPy step is
 the single source for the ``numpy``, ``cpu`` and ``cuda`` backends.
 
@@ -18,24 +18,36 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from .. import noise as _noise
+from .. import _memory
+from ..errors import UntraceableStep
+
+
+class _Broken(Exception):
+    """A tracing rule a step broke (see :func:`_trace`, which names the sampler and step)."""
+
+
+def _refuse(what):
+    def method(self, *args, **kwargs):
+        raise _Broken(what)
+    return method
 
 
 class Lin:
-    """A symbolic vector ``sum_p c_p sym_p``; only sums and scalar multiples are defined."""
+    """A symbolic vector ``sum_p c_p sym_p``: only sums and multiplication by numbers are
+    defined; anything else a step might do to a point is refused with the rule it breaks."""
 
     __slots__ = ("c",)
-    __array_ufunc__ = None   # make numpy scalars defer to Lin's reflected operators
 
     def __init__(self, c: dict):
         self.c = c
 
     def __add__(self, other):
         if not isinstance(other, Lin):
-            raise TypeError("a sampler step added a constant to a point: steps must be linear in their inputs")
+            raise _Broken("adds a constant to a point (a step may add points and scale them by numbers only)")
         out = dict(self.c)
         for k, v in other.c.items():
             out[k] = out.get(k, 0.0) + v
@@ -53,16 +65,64 @@ class Lin:
         return (-self) + other
 
     def __mul__(self, a):
-        if isinstance(a, (Lin, np.ndarray)):
-            raise TypeError("a sampler step multiplied two points: steps must be linear in their inputs")
+        if isinstance(a, Lin) or not _is_number(a):
+            raise _Broken("multiplies a point by a point or an array (a step must be linear in its inputs: points "
+                          "may be scaled by numbers only)")
         a = float(a)
         return Lin({k: a * v for k, v in self.c.items()})
 
     __rmul__ = __mul__
 
     def __truediv__(self, a):
+        if isinstance(a, Lin) or not _is_number(a):
+            raise _Broken("divides by a point or an array (a step may scale points by numbers only)")
         a = float(a)
         return Lin({k: v / a for k, v in self.c.items()})
+
+    def __rtruediv__(self, other):
+        raise _Broken("divides by a point (a step must be linear in its inputs)")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # a NumPy number on the left (``np.float64(b) * y``) arrives here: the same rules apply
+        if method == "__call__" and not kwargs and ufunc in _ARITHMETIC and len(inputs) == ufunc.nin:
+            return _ARITHMETIC[ufunc](*inputs)
+        raise _Broken(f"applies np.{ufunc.__name__} to a point (a step must be linear in its inputs)")
+
+    def __array_function__(self, func, types, args, kwargs):
+        raise _Broken(f"applies np.{func.__name__} to a point (a step may add points and scale them by numbers only)")
+
+    __pow__ = __rpow__ = _refuse("raises a point to a power (a step must be linear in its inputs)")
+    __abs__ = _refuse("takes the absolute value of a point (a step must be linear in its inputs)")
+    __lt__ = __le__ = __gt__ = __ge__ = _refuse("compares a point with something (the step branches on the values of "
+                                                "points; it may branch on t and the schedule only)")
+    __bool__ = _refuse("uses a point as a truth value (the step branches on the values of points; it may branch "
+                       "on t and the schedule only)")
+    __float__ = __int__ = _refuse("converts a point to a number")
+    __getitem__ = __setitem__ = _refuse("indexes into a point (a step works on whole points, not coordinate by "
+                                        "coordinate)")
+    __iter__ = _refuse("iterates over a point (a step works on whole points, not coordinate by coordinate)")
+
+    def __getattr__(self, name):
+        raise _Broken(f"reads the attribute {name!r} of a point (a point is only added and scaled by numbers)")
+
+
+_ARITHMETIC = {np.add: lambda a, b: a + b if isinstance(a, Lin) else b.__radd__(a),
+               np.subtract: lambda a, b: a - b if isinstance(a, Lin) else b.__rsub__(a),
+               np.multiply: lambda a, b: a * b if isinstance(a, Lin) else b.__rmul__(a),
+               np.true_divide: lambda a, b: a / b if isinstance(a, Lin) else b.__rtruediv__(a),
+               np.negative: lambda a: -a}
+
+
+def _is_number(a) -> bool:
+    return isinstance(a, (int, float, np.integer, np.floating)) and not isinstance(a, bool)
+
+
+class _Normals(list):
+    def __getitem__(self, j):
+        try:
+            return super().__getitem__(j)
+        except IndexError:
+            raise _Broken(f"uses the normal z[{j}] but its facts declare normals = {len(self)} per step") from None
 
 
 class _Recorder:
@@ -90,6 +150,7 @@ class Program:
     stage_coef: np.ndarray   # (R, S, P) point of each evaluation
     out_coef: np.ndarray     # (R, P) Y_{t-1}
     mem_coef: np.ndarray     # (R, M, P) carried state after the step
+    state: tuple = ()        # the names of the carried state (the keys of the step's ``state`` dict)
 
     @property
     def n_sym(self) -> int:
@@ -97,10 +158,49 @@ class Program:
 
     def noise_keys(self, seed: int) -> np.ndarray:
         """``(R, max(k, 1))`` uint64 stream keys of the step normals (:func:`accnum.noise.stream_key`)."""
+        from .. import noise
+
         keys = np.zeros((len(self.steps), max(self.n_noise, 1)), dtype=np.uint64)
         if self.n_noise:
-            keys[:] = _noise.stream_key(seed, self.steps[:, None], np.arange(self.n_noise)[None, :])
+            keys[:] = noise.stream_key(seed, self.steps[:, None], np.arange(self.n_noise)[None, :])
         return keys
+
+    @property
+    def rows(self) -> int:
+        """Symbol rows of the executor's scratch: the ``P`` symbols and room for the new values."""
+        return self.n_sym + 1 + self.n_mem
+
+    def arrays(self, seed: int = 0) -> ProgramArrays:
+        """The program as the kernels take it (:class:`ProgramArrays`), its normals keyed by ``seed``."""
+        return ProgramArrays(self.steps, self.stages, self.stage_coef, self.out_coef, self.mem_coef,
+                             self.noise_keys(seed), self.n_mem, self.n_noise)
+
+    def evaluations(self):
+        """``(abar, ordinal)`` per evaluation slot ``q = r * S + stage``: its noise level and its
+        place in call order (-1 for a slot the step does not use), what a score model's
+        compiled form is built for (:meth:`accnum.score.ScoreModel.compiled`)."""
+        abar = self.stage_abar.reshape(-1).copy()
+        ordinal = np.full(abar.shape, -1, dtype=np.int64)
+        S = self.n_stage
+        e = 0
+        for r, m in enumerate(self.stages):
+            for st in range(int(m)):
+                ordinal[r * S + st] = e
+                e += 1
+        return abar, ordinal
+
+
+class ProgramArrays(NamedTuple):
+    """A :class:`Program` bundled for the kernels (one argument instead of eight)."""
+
+    steps: np.ndarray
+    stages: np.ndarray
+    stage_coef: np.ndarray
+    out_coef: np.ndarray
+    mem_coef: np.ndarray
+    keys: np.ndarray
+    n_mem: int
+    n_noise: int
 
 
 class _MeanMap:
@@ -123,6 +223,8 @@ def trace_mean_maps(sampler, sched) -> Program:
     (row ``r`` is step ``T - r``; run a row alone: the rows do not compose).  The path KL
     and the grid TV evaluate each row independently, in one kernel call for all steps;
     the last few programs are kept (the grid asks twice, the path KL per sample size)."""
+    if not _cacheable(sampler):
+        return trace(_MeanMap(sampler), sched, steps=range(sched.T, 1, -1), normals=0)
     key = (sampler, _schedule_key(sched))   # the sampler itself: a user's sampler may share a name
     hit = _MEAN_MAPS.get(key)
     if hit is None:
@@ -139,7 +241,7 @@ def trace(sampler, sched, to: int = 1, steps=None, normals: int | None = None) -
     """Record ``sampler``'s steps on ``sched`` from ``t = T`` down to ``to + 1`` (or the
     given ``steps``, in that order).  Whole runs are kept (the last few): the rates
     experiment asks for the same program to count evaluations and to run it."""
-    if steps is None:
+    if steps is None and _cacheable(sampler):
         key = (sampler, to, normals, _schedule_key(sched))
         hit = _PROGRAMS.get(key)
         if hit is None:
@@ -147,13 +249,54 @@ def trace(sampler, sched, to: int = 1, steps=None, normals: int | None = None) -
                 _PROGRAMS.clear()
             hit = _PROGRAMS[key] = _trace(sampler, sched, range(sched.T, to, -1), normals)
         return hit
+    if steps is None:
+        steps = range(sched.T, to, -1)
     return _trace(sampler, sched, steps, normals)
 
 
 _PROGRAMS: dict = {}
 
 
+def _cacheable(sampler) -> bool:
+    """Only the built-in samplers' programs are kept: a user's sampler may change its
+    parameters between runs, and a kept program would then be stale."""
+    return type(sampler).__module__.startswith("accnum.samplers.")
+
+
+def _traced_step(sampler, t, z, rec, sched, state):
+    """One symbolic step, checked; a broken rule becomes :class:`UntraceableStep`, naming
+    the sampler, the step and the rule, and saying how to run the sampler instead."""
+    name = getattr(sampler, "name", type(sampler).__name__)
+
+    def refuse(rule):
+        err = UntraceableStep(f"sampler {name!r} cannot run on the compiled backends: at step t = {t} it {rule}; run "
+                              "it with backend='numpy' (--backend numpy), which backend='auto' picks for it")
+        err.rule = f"at step t = {t} it {rule}"
+        return err
+
+    try:
+        out = sampler.step(t, Lin({("y",): 1.0}), z, rec, sched, state)
+    except _Broken as err:
+        raise refuse(str(err)) from None
+    except Exception as err:   # any other failure on symbolic points is a rule broken too
+        raise refuse(f"raised {type(err).__name__} ({err}) when given symbolic points, i.e. it does more than add "
+                     "points and scale them by numbers") from None
+    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)):
+        raise refuse(f"returned {type(out).__name__} instead of (new point, state dict)")
+    y, new_state = out
+    if not isinstance(y, Lin):
+        raise refuse(f"returned a {type(y).__name__} as the new point instead of a combination of its inputs")
+    for key, value in new_state.items():
+        if not isinstance(value, Lin):
+            raise refuse(f"carries a {type(value).__name__} in state[{key!r}] (state may hold points only: "
+                         "combinations of the step's inputs and evaluations; keep counters out of it and branch on t)")
+    return y, new_state
+
+
 def _trace(sampler, sched, steps, normals) -> Program:
+    # the symbolic rows (Python objects, about 2 kB a step) dominate until the arrays are built
+    _memory.require(2000.0 * len(steps), f"tracing {sampler.name}'s {len(steps)} steps into a program",
+                    f"T = {sched.T}")
     k = sampler.facts.normals if normals is None else normals
     mem_names: list[str] = []
     rows = []
@@ -161,8 +304,8 @@ def _trace(sampler, sched, steps, normals) -> Program:
     for t in steps:
         sym_state = {key: Lin({("m", key): 1.0}) for key in state}
         rec = _Recorder()
-        z = [Lin({("z", j): 1.0}) for j in range(k)]
-        y, new_state = sampler.step(t, Lin({("y",): 1.0}), z, rec, sched, sym_state)
+        z = _Normals(Lin({("z", j): 1.0}) for j in range(k))
+        y, new_state = _traced_step(sampler, t, z, rec, sched, sym_state)
         for key in new_state:
             if key not in mem_names:
                 mem_names.append(key)
@@ -193,4 +336,4 @@ def _trace(sampler, sched, steps, normals) -> Program:
         for key, v in new_state.items():
             mem_coef[r, mem_names.index(key)] = dense(v)
     return Program(sampler.name, np.array([r[0] for r in rows], dtype=np.int64), M, k, S, stages,
-                   stage_abar, stage_coef, out_coef, mem_coef)
+                   stage_abar, stage_coef, out_coef, mem_coef, tuple(mem_names))

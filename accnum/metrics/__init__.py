@@ -1,4 +1,4 @@
-"""Error metrics (SPEC §4): exact where the sampler allows, sample-based everywhere.
+"""Error metrics (docs/math/metrics.md): exact where the sampler allows, sample-based everywhere.
 
 =============  ==================================  ===========================================
 metric         samplers                            how
@@ -12,76 +12,69 @@ metric         samplers                            how
 ``w1``, ``ks``
 =============  ==================================  ===========================================
 
-:func:`evaluate` dispatches by name; :func:`default_metrics` says what ``accnum rates``
-measures for a sampler.
+Every metric is a :class:`Metric` object in the registry (:mod:`.registry`): what it
+applies to, its sample sizes, how a sampler's claim translates into it, how it is
+computed.  :func:`evaluate` computes one by name; ``accnum rates`` measures
+:func:`default_metrics` when no metric is named.  A user's metric joins with
+:func:`register`.
 """
 
 from __future__ import annotations
 
 from .. import _checks
 from ..samplers import get as get_sampler
+from . import exact as _exact_module  # noqa: F401  (registers tv, kl)
+from . import gaussian as _gaussian_module  # noqa: F401  (registers gauss-*)
+from . import samples as _samples_module  # noqa: F401  (registers the sample metrics)
 from .base import Estimate, NonInvertibleMap
 from .exact import exact
 from .gaussian import closed_form
 from .grid import grid_tv
 from .path_kl import path_kl
+from .registry import Metric, Request, claimed_order, defaults, get, names, names_for, register, unregister
 from .samples import sample_metrics
 
-METRICS = ("tv", "kl", "path-kl", "grid-tv", "gauss-kl", "gauss-w2", "gauss-tv", "sliced-w2", "energy", "w1", "ks")
-SAMPLE_METRICS = ("sliced-w2", "energy", "w1", "ks")
+
+def default_metrics(sampler, target) -> tuple[str, ...]:
+    """What ``rates`` measures for ``sampler`` on ``target`` (a mixture, or its dimension)
+    when no metric is named: exact TV/KL for ODE samplers; path KL (and grid TV in 1-D) for
+    SDE samplers; sample-based distances beyond the exact metrics' reach."""
+    return defaults(get_sampler(sampler), _as_target(target))
 
 
-def default_metrics(sampler, d: int) -> tuple[str, ...]:
-    """What the rates experiment measures: exact TV/KL for ODE samplers; path KL (and grid
-    TV in 1-D) for SDE samplers; sample-based distances beyond the exact metrics' reach."""
-    f = get_sampler(sampler).facts
-    if f.kind == "ode":
-        return ("tv", "kl")
-    if d == 1:
-        return ("path-kl", "grid-tv")
-    if d <= 3:
-        return ("path-kl",)
-    return ("sliced-w2",)
+def check_metric(metric: str, sampler, target) -> Metric:
+    """The metric, or a one-line error when it cannot be computed for ``sampler`` on ``target``."""
+    m = get(metric)
+    m.check(get_sampler(sampler), _as_target(target))
+    return m
 
 
-def check_metric(metric: str, sampler, d: int) -> None:
-    """A one-line ValueError when ``metric`` cannot be computed for ``sampler`` in ``d``."""
-    _checks.choice("metric", metric, METRICS)
-    f = get_sampler(sampler).facts
-    if metric in ("tv", "kl") and f.kind != "ode":
-        raise ValueError(f"metric {metric!r} is the exact change-of-variables metric for deterministic samplers; "
-                         f"{f.name} is stochastic (use path-kl, grid-tv or a sample metric)")
-    if metric == "path-kl" and f.kind != "sde":
-        raise ValueError(f"metric 'path-kl' is for stochastic samplers; {f.name} is deterministic (use tv or kl)")
-    if metric == "path-kl" and d > 3:
-        raise ValueError(f"metric 'path-kl' supports d <= 3, the target has d = {d}")
-    if metric == "grid-tv" and (d > 2 or (f.kind == "ode" and d > 1)):
-        raise ValueError(f"metric 'grid-tv' needs a grid in d <= 2 (d = 1 for deterministic samplers); the target has d = {d}")
-    if metric in ("w1", "ks", "gauss-tv") and d != 1:
-        raise ValueError(f"metric {metric!r} is one-dimensional; the target has d = {d}")
+def _as_target(target):
+    """A mixture, or a stand-in of dimension ``d`` and one component (what the checks read)."""
+    if isinstance(target, int):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(d=target, K=1)
+    from ..targets import resolve
+
+    return resolve(target)
 
 
 def evaluate(metric: str, target, sampler, schedule, n: int | None = None, seed: int = 0, init: str = "gaussian",
-             score=None) -> Estimate:
+             score=None, backend: str = "auto") -> Estimate:
     """One metric of ``sampler``'s ``Y_1`` against ``q_1``; ``n`` is the metric's sample size."""
-    from ..run import sample
     from ..targets import resolve
 
     target = resolve(target)
-    check_metric(metric, sampler, target.d)
-    kw = {} if n is None else {"n": n}
-    if metric in ("tv", "kl"):
-        return exact(target, sampler, schedule, seed=seed, init=init, score=score,
-                     method="qmc", metrics=(metric,), **kw)[metric]
-    if metric == "path-kl":
-        return path_kl(target, sampler, schedule, seed=seed, init=init, score=score, **kw)
-    if metric == "grid-tv":
-        return grid_tv(target, sampler, schedule, init=init, score=score)
-    if metric.startswith("gauss-"):
-        return closed_form(target, sampler, schedule, init=init, score=score)[metric[6:]]
-    x = sample(target, sampler, schedule, n=n or 20_000, seed=seed, init=init, score=score).x
-    return sample_metrics(x, target, alpha_bar=schedule.alpha_bar[1], seed=seed, metrics=(metric,))[metric]
+    sampler = get_sampler(sampler)
+    schedule = _checks.schedule(schedule)
+    m = check_metric(metric, sampler, target)
+    if n is not None:
+        n = _checks.integer("n", n, minimum=1)
+        m.check_n(n)
+    return m.compute(Request(target, sampler, schedule, n, _checks.seed(seed), init, score, backend), (m.name,))[m.name]
 
 
-__all__ = ["Estimate", "NonInvertibleMap", "METRICS", "closed_form", "default_metrics", "check_metric", "evaluate",
-           "exact", "grid_tv", "path_kl", "sample_metrics"]
+__all__ = ["Estimate", "Metric", "NonInvertibleMap", "Request", "check_metric", "claimed_order", "closed_form",
+           "default_metrics", "evaluate", "exact", "get", "grid_tv", "names", "names_for", "path_kl", "register",
+           "sample_metrics", "unregister"]

@@ -1,4 +1,4 @@
-"""Closed forms for Gaussian targets (K = 1), any dimension (SPEC §4).
+"""Closed forms for Gaussian targets (K = 1), any dimension (docs/math/metrics.md#gaussian-closed-forms).
 
 With ``q_0 = N(mu, Sigma)`` every score is affine, so every sampler here is an affine map
 plus Gaussian noise: the law of ``Y_1`` is Gaussian and follows from propagating the mean
@@ -17,19 +17,29 @@ from scipy.special import ndtr
 
 from ..samplers import KernelSampler
 from ..samplers import get as get_sampler
-from ..score import ExactScore
+from .. import _checks, _memory
+from ..run import resolve_score
 from ..tangent import Tangent
 from ..targets import resolve as resolve_target
-from .base import Estimate
+from . import registry
+from .base import Estimate, require_tangents
+from ..errors import InvalidInput
 
 
 def output_law(target, sampler, schedule, init: str = "gaussian", score=None):
     """Mean and covariance of ``Y_1`` for a Gaussian target."""
     target = resolve_target(target)
     sampler = get_sampler(sampler)
+    schedule = _checks.schedule(schedule)
+    _checks.choice("init", init, ("gaussian", "exact"))
     if target.K != 1:
-        raise ValueError(f"closed forms need a Gaussian target (K = 1), this one has K = {target.K}")
-    model = score if score is not None else ExactScore(target)
+        raise InvalidInput(f"closed forms need a Gaussian target (K = 1), this one has K = {target.K}")
+    if sampler.facts.kind == "sde" and not isinstance(sampler, KernelSampler):
+        raise InvalidInput(f"no closed form for {sampler.name}: a stochastic sampler needs a Gaussian one-step kernel")
+    model = resolve_score(score, target)
+    require_tangents("gauss-kl", sampler, schedule, model, mean_maps=sampler.facts.kind == "sde")
+    _memory.require(8.0 * 8 * target.d ** 2, f"the {target.d} x {target.d} covariances of the closed form",
+                    f"d = {target.d}")
     d, sched = target.d, schedule
     if init == "gaussian":
         mean, cov = np.zeros(d), np.eye(d)
@@ -44,7 +54,7 @@ def output_law(target, sampler, schedule, init: str = "gaussian", score=None):
         A = y.jac[0]
         return y.value[0], A @ cov @ A.T
     if not isinstance(sampler, KernelSampler):
-        raise ValueError(f"no closed form for {sampler.name}")
+        raise InvalidInput(f"no closed form for {sampler.name}")
     for t in range(sched.T, 1, -1):
         v0, v1 = sampler.kernel(t, sched)
         lin = sampler.mean_map(t, Tangent.identity(mean[None, :]), model, sched)
@@ -98,11 +108,34 @@ def closed_form(target, sampler, schedule, init: str = "gaussian", score=None) -
     m, S = output_law(target, sampler, schedule, init, score)
     q1 = target.diffused(schedule.alpha_bar[1])
     mq, Sq = q1.means[0], q1.covariance_matrices()[0]
+    how = "gaussian closed form"
     out = {
-        "kl": Estimate("kl", kl_gauss(m, S, mq, Sq), 0.0, 0, "gaussian closed form"),
-        "kl_qp": Estimate("kl_qp", kl_gauss(mq, Sq, m, S), 0.0, 0, "gaussian closed form"),
-        "w2": Estimate("w2", w2_gauss(m, S, mq, Sq), 0.0, 0, "gaussian closed form"),
+        "kl": Estimate("kl", kl_gauss(m, S, mq, Sq), 0.0, 0, how, backend="numpy"),
+        "kl_qp": Estimate("kl_qp", kl_gauss(mq, Sq, m, S), 0.0, 0, how, backend="numpy"),
+        "w2": Estimate("w2", w2_gauss(m, S, mq, Sq), 0.0, 0, how, backend="numpy"),
     }
     if target.d == 1:
-        out["tv"] = Estimate("tv", tv_gauss_1d(m[0], S[0, 0], mq[0], Sq[0, 0]), 0.0, 0, "gaussian closed form")
+        out["tv"] = Estimate("tv", tv_gauss_1d(m[0], S[0, 0], mq[0], Sq[0, 0]), 0.0, 0, how, backend="numpy")
     return out
+
+
+# ------------------------------------------------------------------------------- registry
+def _compute(req, names):
+    cf = closed_form(req.target, req.sampler, req.schedule, init=req.init, score=req.score)
+    return {m: cf[m[len("gauss-"):]] for m in names}
+
+
+def _requirement(sampler, target):
+    if sampler.facts.kind == "sde" and not isinstance(sampler, KernelSampler):
+        return f"the gauss-* closed forms need a Gaussian one-step kernel; {sampler.name} has none"
+    return None
+
+
+_COMMON = dict(compute=_compute, needs=("jacobian", "deterministic", "gaussian-target"), requirement=_requirement,
+               how="mean and covariance of Y_1 propagated exactly through the affine steps (any d)")
+GAUSS_KL = registry._builtin(registry.Metric("gauss-kl", "KL(p_{Y_1} || q_1) in closed form (Gaussian targets)",
+                                             rank=10, claim=registry.claim_kl, **_COMMON))
+GAUSS_W2 = registry._builtin(registry.Metric("gauss-w2", "2-Wasserstein distance in closed form (Gaussian targets)",
+                                             rank=11, **_COMMON))
+GAUSS_TV = registry._builtin(registry.Metric("gauss-tv", "total variation in closed form (Gaussian targets, 1-D)",
+                                             max_d=1, rank=12, claim=registry.claim_tv, **_COMMON))

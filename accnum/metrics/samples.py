@@ -1,11 +1,12 @@
-"""Sample-based distances to the exact target, for any sampler and any dimension (SPEC §4).
+"""Sample-based distances to the exact target, for any sampler and any dimension (docs/math/metrics.md#sample-metrics).
 
 These compare ``n`` sampler outputs with ``q_1``: the sliced 2-Wasserstein distance and
 the energy distance against ``n`` exact draws of ``q_1``; in 1-D, the Wasserstein-1 and
 Kolmogorov–Smirnov distances to the exact CDF.  Their standard errors come from
-``batches`` disjoint sub-samples (the spread of the batch estimates / sqrt(batches)); all
-four carry a positive finite-sample bias of order ``n^{-1/2}``, so they resolve errors
-only down to that floor.
+``batches`` disjoint sub-samples: the spread of the batch estimates, scaled down to the
+whole sample at the rate the statistic's noise falls (``n^{-1/2}``; ``1/n`` for the energy
+distance).  All carry a positive finite-sample bias (of order ``n^{-1/2}``; ``1/n`` for the
+energy distance), so they resolve errors only down to that floor.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import numpy as np
 
 from .. import _checks
 from ..targets import resolve as resolve_target
+from . import registry
 from .base import Estimate
+from ..errors import InvalidInput
 
 _REF_STREAM = 2**32 - 2   # counter stream of the reference draws of q_1
 
@@ -48,11 +51,15 @@ def energy_value(x, y) -> float:
     return 2 * mean_dist(x, y) - mean_dist(x, x) - mean_dist(y, y)
 
 
-def _batched(fn, x, y, batches):
+def _batched(fn, x, y, batches, rate: float = 0.5):
+    """Standard error of ``fn(x, y)`` from ``batches`` disjoint sub-samples: the spread of the
+    batch estimates, scaled from a batch's size to the whole by ``(size / n)^rate``, the rate
+    at which the statistic's noise shrinks (1/2 for sliced W2, W1 and KS; 1 for the energy
+    distance, a V-statistic whose noise near zero falls like 1/n)."""
     n = x.shape[0]
     size = n // batches
     vals = [fn(x[i * size:(i + 1) * size], y[i * size:(i + 1) * size]) for i in range(batches)]
-    return float(np.std(vals, ddof=1) / math.sqrt(batches)) * math.sqrt(size / n) if batches > 1 else 0.0
+    return float(np.std(vals, ddof=1)) * (size / n) ** rate if batches > 1 else 0.0
 
 
 def sample_metrics(x, target, alpha_bar: float = None, seed: int = 0, projections: int = 128, batches: int = 10,
@@ -65,7 +72,7 @@ def sample_metrics(x, target, alpha_bar: float = None, seed: int = 0, projection
     n, d = x.shape
     batches = _checks.integer("batches", batches, minimum=2)
     if n < 5 * batches:
-        raise ValueError(f"x must hold at least {5 * batches} samples for standard errors over {batches} batches, got {n}")
+        raise InvalidInput(f"x must hold at least {5 * batches} samples for standard errors over {batches} batches, got {n}")
     seed = _checks.seed(seed)
     if metrics is None:
         metrics = ("sliced-w2", "energy", "w1", "ks") if d == 1 else ("sliced-w2", "energy")
@@ -77,7 +84,7 @@ def sample_metrics(x, target, alpha_bar: float = None, seed: int = 0, projection
         out["sliced-w2"] = Estimate("sliced-w2", fn(x, y), _batched(fn, x, y, batches), n, f"{projections} projections")
     if "energy" in metrics:
         m = min(n, 4000)
-        out["energy"] = Estimate("energy", energy_value(x[:m], y[:m]), _batched(energy_value, x[:m], y[:m], batches), m,
+        out["energy"] = Estimate("energy", energy_value(x[:m], y[:m]), _batched(energy_value, x[:m], y[:m], batches, rate=1.0), m,
                                  "V-statistic")
     if d == 1:
         if "w1" in metrics:
@@ -110,3 +117,35 @@ def w1_to_cdf(x, dist, points: int = 20001) -> float:
     left = np.abs(Fn[:-1] - dist.cdf(grid[:-1]))
     right = np.abs(Fn[:-1] - dist.cdf(grid[1:]))
     return float(np.sum(0.5 * (left + right) * np.diff(grid)))
+
+
+# ------------------------------------------------------------------------------- registry
+def _compute(req, names):
+    from ..run import sample
+
+    res = sample(req.target, req.sampler, req.schedule, n=req.n or 20_000, seed=req.seed, init=req.init,
+                 score=req.score, backend=req.backend)
+    out = sample_metrics(res.x, req.target, alpha_bar=req.schedule.alpha_bar[1], seed=req.seed, metrics=tuple(names))
+    for est in out.values():
+        est.backend = res.backend
+    return out
+
+
+def _memory(n, target, backend):
+    from ..run import _memory_for_samples
+
+    _memory_for_samples(2 * n, target.d, target.K, backend)   # the samples and as many exact draws
+
+
+_COMMON = dict(compute=_compute, default_n=20_000, min_n=50, memory=_memory)
+SLICED_W2 = registry._builtin(registry.Metric(
+    "sliced-w2", "sliced 2-Wasserstein distance of samples to exact draws of q_1 (any d)", rank=20,
+    default_for=lambda kind, d: kind == "sde" and d > 3, how="128 random projections; 10 batches for the error",
+    **_COMMON))
+ENERGY = registry._builtin(registry.Metric(
+    "energy", "energy distance of samples to exact draws of q_1 (any d)", rank=21,
+    how="V-statistic on 4000 points; 10 batches", **_COMMON))
+W1 = registry._builtin(registry.Metric("w1", "Wasserstein-1 distance of samples to the exact CDF (1-D)", max_d=1,
+                                       rank=22, how="against the exact mixture CDF", **_COMMON))
+KS = registry._builtin(registry.Metric("ks", "Kolmogorov-Smirnov distance of samples to the exact CDF (1-D)", max_d=1,
+                                       rank=23, how="against the exact mixture CDF", **_COMMON))

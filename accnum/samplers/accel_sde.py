@@ -1,10 +1,10 @@
 """The accelerated stochastic sampler of Li et al. (2024), and the form its README prints.
 
-accel-sde (SPEC §3):
+accel-sde (docs/math/samplers.md#accel-sde):
     Y^+_t   = Y_t + sqrt(beta_t / 2) Z_t
     Y_{t-1} = (Y^+_t + beta_t s_t(Y^+_t) + sqrt(beta_t / 2) Z^+_t) / sqrt(alpha_t)
 accel-sde-readme: Y_{t-1} = (Y^+_t + beta_t s_t(Y^+_t)) / sqrt(alpha_t) + sqrt(beta_t / 2) Z^+_t,
-whose one-step covariance is off by -beta^2/2 I at second order (SPEC §3), so it does
+whose one-step covariance is off by -beta^2/2 I at second order (docs/math/samplers.md#second-order), so it does
 not accelerate.
 """
 
@@ -25,7 +25,7 @@ class _AccelSDEBase(KernelSampler):
 class AccelSDE(_AccelSDEBase):
     facts = Facts(
         name="accel-sde", kind="sde", nfe=1, normals=2, order=2.0, metric="path-kl",
-        source="Li, Huang, Efimov, Wei, Chi, Chen (ICML 2024), accelerated stochastic sampler; SPEC §3",
+        source="Li, Huang, Efimov, Wei, Chi, Chen (ICML 2024), accelerated stochastic sampler",
         note="TV O(1/T), i.e. path KL O(1/T^2)",
     )
 
@@ -38,8 +38,8 @@ class AccelSDE(_AccelSDEBase):
 class AccelSDEReadme(_AccelSDEBase):
     facts = Facts(
         name="accel-sde-readme", kind="sde", nfe=1, normals=2, order=2.0, metric="path-kl",
-        source="Efimov et al., AcceleratedDiffusionSamplers README, as printed (Z+ outside 1/sqrt(alpha)); SPEC §3",
-        note="order claimed by the README; SPEC §8 observes about 1, no acceleration",
+        source="Efimov et al., AcceleratedDiffusionSamplers README, as printed (Z+ outside 1/sqrt(alpha))",
+        note="order claimed by the README; measured about 1 in path KL, no acceleration (docs/rates.md)",
     )
 
     def kernel(self, t, sched):

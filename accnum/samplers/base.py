@@ -3,26 +3,69 @@
 A sampler advances ``Y_t -> Y_{t-1}`` given the score model, the schedule and the
 step's standard normals ``z`` (a list of ``normals`` arrays of shape (n, d)).  Steps use
 only sums, scalar multiples and score evaluations, so the same code runs on arrays and
-on :class:`~accnum.tangent.Tangent` objects (exact metrics, Gaussian closed forms).
+on :class:`~accnum.tangent.Tangent` objects (exact metrics, Gaussian closed forms) and
+traces into a program for the compiled backends (:mod:`accnum.kernels.program`).
 Multistep samplers keep previous score evaluations in ``state``.
+
+To write your own (docs/extending.md): subclass :class:`Sampler`, give it ``facts`` and a
+``step``; a stochastic sampler whose step is ``m_t(Y_t + sqrt(v0) Z) + sqrt(v1) Z'``
+subclasses :class:`KernelSampler` and gives ``kernel`` and ``mean_map`` instead, which
+the path KL and the grid TV need.  ``accnum.samplers.check(sampler)`` says what it
+supports and why.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
+
+from ..errors import InvalidInput, InvalidType
+
+KINDS = ("ode", "sde")
 
 
 @dataclass(frozen=True)
 class Facts:
+    """A sampler's facts, checked when made: ``name`` (no spaces, commas or colons: it is
+    written in lists and import paths), ``kind`` ``"ode"`` (a deterministic map) or
+    ``"sde"`` (a stochastic kernel), ``nfe`` score evaluations per step (>= 1), ``normals``
+    standard-normal vectors drawn per step (0 for an ODE sampler, >= 1 for an SDE one),
+    ``order`` the claimed order in ``h`` (docs/math/orders.md#step-size-h; None: no claim),
+    ``metric`` the metric the claim is made in, ``source`` paper and equation."""
+
     name: str
     kind: str            # "ode" (deterministic map) or "sde" (stochastic kernel)
     nfe: int             # score evaluations per step
-    normals: int         # standard normal vectors per step (k of SPEC §3)
-    order: float | None  # claimed order in h (SPEC §6)
+    normals: int         # standard normal vectors per step
+    order: float | None  # claimed order in h
     metric: str          # the metric the order is claimed in
     source: str          # paper and equation
     note: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.strip() or any(c in self.name for c in " ,:"):
+            raise InvalidInput(f"Facts: name must be a non-empty string without spaces, commas or colons, got {self.name!r}")
+        if self.kind not in KINDS:
+            raise InvalidInput(f"Facts({self.name!r}): kind must be 'ode' or 'sde', got {self.kind!r}")
+        for attr, low in (("nfe", 1), ("normals", 0)):
+            v = getattr(self, attr)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
+                raise InvalidInput(f"Facts({self.name!r}): {attr} must be an integer >= {low}, got {v!r}")
+        if self.kind == "ode" and self.normals != 0:
+            raise InvalidInput(f"Facts({self.name!r}): an ODE sampler draws no normals (normals = 0), got {self.normals}")
+        if self.kind == "sde" and self.normals < 1:
+            raise InvalidInput(f"Facts({self.name!r}): an SDE sampler draws normals (normals >= 1), got {self.normals}")
+        if self.order is not None and (isinstance(self.order, bool) or not isinstance(self.order, numbers.Real)
+                                       or not math.isfinite(self.order) or self.order <= 0):
+            raise InvalidInput(f"Facts({self.name!r}): order must be a positive number or None, got {self.order!r}")
+        for attr in ("metric", "source", "note"):
+            if not isinstance(getattr(self, attr), str):
+                raise InvalidType(f"Facts({self.name!r}): {attr} must be a string, got {type(getattr(self, attr)).__name__}")
+        if not self.source.strip():
+            raise InvalidInput(f"Facts({self.name!r}): source must name the paper and equation")
+        if not self.metric.strip():
+            raise InvalidInput(f"Facts({self.name!r}): metric must name the metric the order is claimed in (tv, path-kl, ...)")
 
 
 class Sampler:
@@ -46,7 +89,7 @@ class KernelSampler(Sampler):
     """A stochastic sampler whose step is ``Y_{t-1} = m_t(Y_t + sqrt(v0) Z) + sqrt(v1) Z'``.
 
     Subclasses give the one-step kernel through :meth:`kernel`; the step, the path KL
-    (SPEC §4) and grid propagation all read the same three pieces, so each kernel is
+    (docs/math/metrics.md#kernel-density) and grid propagation all read the same three pieces, so each kernel is
     written once.  ``v0 = 0`` means no intermediate point (one normal per step).
     """
 

@@ -1,5 +1,6 @@
 """DEIS multistep (Zhang & Chen, ICLR 2023), as diffusers' ``DEISMultistepScheduler`` runs
 it (``algorithm_type="deis"``, ``solver_type="logrho"``, ``lower_order_final=True``).
+The update as implemented: docs/math/samplers.md#deis.
 
 With ``rho = sigma/alpha = sqrt((1 - abar)/abar)`` the probability-flow ODE is exactly
 ``d(x/alpha) = eps(x, rho) d rho``.  The k-step Adams–Bashforth

@@ -1,5 +1,6 @@
 """DPM-Solver++(3M): the third-order multistep data-prediction solver as the reference
 codes write it, and the same step with its second-difference coefficient corrected.
+The update as implemented: docs/math/samplers.md#dpmpp-3m.
 
 With ``lambda = log(alpha/sigma)``, ``h = lambda_{t-1} - lambda_t``, ``h_0 = lambda_t -
 lambda_{t+1}``, ``h_1 = lambda_{t+1} - lambda_{t+2}``, ``r0 = h_0/h``, ``r1 = h_1/h`` and

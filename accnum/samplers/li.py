@@ -14,7 +14,7 @@ from .base import Facts, KernelSampler, Sampler
 class DDIMLi(Sampler):
     facts = Facts(
         name="ddim-li", kind="ode", nfe=1, normals=0, order=1.0, metric="tv",
-        source="Li, Huang, Efimov, Wei, Chi, Chen (ICML 2024), DDIM-type update (8); SPEC §3",
+        source="Li, Huang, Efimov, Wei, Chi, Chen (ICML 2024), DDIM-type update (8)",
     )
 
     def step(self, t, y, z, model, sched, state):
@@ -27,7 +27,7 @@ class DDIMLi(Sampler):
 class DDPMLi(KernelSampler):
     facts = Facts(
         name="ddpm-li", kind="sde", nfe=1, normals=1, order=1.0, metric="path-kl",
-        source="Li, Huang, Efimov, Wei, Chi, Chen (ICML 2024), DDPM-type update (10); SPEC §3",
+        source="Li, Huang, Efimov, Wei, Chi, Chen (ICML 2024), DDPM-type update (10)",
         note="TV bound O(1/sqrt T), i.e. path KL O(1/T); O(d/T) in TV per Li & Yan 2024",
     )
 

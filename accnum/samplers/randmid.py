@@ -1,5 +1,6 @@
 """Randomized-midpoint predictor for the probability-flow ODE (Gupta, Cai & Chen 2024,
 arXiv 2406.00924, the Shen–Lee randomized midpoint with exponential weighting).
+The update as implemented: docs/math/samplers.md#randmid-ode.
 
 In OU time ``tau = -log(abar)/2`` the reverse probability-flow ODE is
 ``dx/du = x + s(x, tau_t - u)``, so over a step of length ``h = tau_t - tau_{t-1} =

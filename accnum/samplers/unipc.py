@@ -1,6 +1,7 @@
 """UniPC (Zhao, Bai, Rao, Zhou, Lu; NeurIPS 2023), the B(h) = e^h - 1 ("bh2") variant in
 data prediction, as diffusers' ``UniPCMultistepScheduler`` runs it (``predict_x0=True``,
 ``solver_type="bh2"``, ``lower_order_final=True``, ``final_sigmas_type="zero"``).
+The update as implemented: docs/math/samplers.md#unipc.
 
 Notation: ``lambda = log(alpha/sigma)``, ``m_j = x0_j(.)`` the data prediction evaluated at
 the *uncorrected* point of step ``j``, ``hh = -h``, ``B(h) = e^{hh} - 1``,

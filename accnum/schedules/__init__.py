@@ -1,4 +1,4 @@
-"""Noise schedules (SPEC §1): the arrays ``alpha[0..T]`` and ``alpha_bar[0..T]``.
+"""Noise schedules (docs/math/forward.md): the arrays ``alpha[0..T]`` and ``alpha_bar[0..T]``.
 
 Every schedule is a :class:`Schedule`; the factories below build the named ones and
 ``get(name, T, **params)`` looks them up by name.
@@ -6,11 +6,16 @@ Every schedule is a :class:`Schedule`; the factories below build the named ones 
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
 
-from .. import _checks
+from .. import _checks, _memory
+from ..errors import InvalidInput, InvalidType
+
+#: log of the smallest beta_1 = T^-c0 li2024 accepts (float64's normal range ends near exp(-708))
+_LOG_TINY = 700.0
 
 
 class Schedule:
@@ -19,15 +24,18 @@ class Schedule:
 
     ``beta`` is the primary array (kept to full relative precision even at 1e-12);
     ``alpha_bar = prod alpha`` is accumulated in logs.  ``h`` is the step-size scale in
-    which orders are stated (SPEC §6): ``c1 log T / T`` for ``li2024``, ``1 / T`` otherwise.
+    which orders are stated (docs/math/orders.md#step-size-h): ``c1 log T / T`` for ``li2024``, ``1 / T`` otherwise.
     """
 
     def __init__(self, name: str, beta, h: float, params: dict | None = None):
-        beta = np.asarray(beta, dtype=np.float64)
+        if not isinstance(name, str):
+            raise InvalidType(f"schedule name must be a string, got {type(name).__name__}")
+        h = _checks.real("h", h, low=0.0, low_open=True)
+        beta = _checks.as_float_array("beta", beta)
         if beta.ndim != 1 or beta.size < 3 or beta[0] != 0.0:
-            raise ValueError("beta must be a 1-D array [0, beta_1, ..., beta_T] with T >= 2")
+            raise InvalidInput("beta must be a 1-D array [0, beta_1, ..., beta_T] with T >= 2")
         if not np.all(np.isfinite(beta)) or np.any(beta[1:] <= 0) or np.any(beta[1:] >= 1):
-            raise ValueError(f"schedule {name!r}: every beta_t must lie in (0, 1)")
+            raise InvalidInput(f"schedule {name!r}: every beta_t must lie in (0, 1)")
         self.name, self.h, self.params = name, float(h), dict(params or {})
         self.beta = beta
         self.alpha = 1.0 - beta
@@ -38,9 +46,11 @@ class Schedule:
 
     @classmethod
     def from_alpha_bar(cls, name: str, alpha_bar, h: float, params: dict | None = None) -> Schedule:
-        ab = np.asarray(alpha_bar, dtype=np.float64)
-        if ab.ndim != 1 or ab[0] != 1.0 or np.any(ab[1:] <= 0) or np.any(np.diff(ab) >= 0):
-            raise ValueError(f"schedule {name!r}: alpha_bar must decrease strictly from 1 and stay positive")
+        """The schedule with these ``alpha_bar[0..T]`` (``alpha_bar[0] = 1``, strictly decreasing)."""
+        ab = _checks.as_float_array("alpha_bar", alpha_bar, ndim=(1,))
+        if ab.size < 3 or ab[0] != 1.0 or not np.all(np.isfinite(ab)) or np.any(ab[1:] <= 0) or np.any(np.diff(ab) >= 0):
+            raise InvalidInput(f"schedule {name!r}: alpha_bar must be [1, abar_1, ..., abar_T] with T >= 2, "
+                               "decreasing strictly from 1 and staying positive")
         beta = np.concatenate([[0.0], -np.expm1(np.diff(np.log(ab)))])
         return cls(name, beta, h, params)
 
@@ -50,7 +60,7 @@ class Schedule:
 
     def alpha_bar_ext(self, t: int) -> float:
         """``alpha_bar[t]`` for ``0 <= t <= T + 1``, with the convention
-        ``alpha_{T+1} := alpha_T`` (SPEC §3, accel-ode) beyond the end."""
+        ``alpha_{T+1} := alpha_T`` (docs/math/forward.md#beyond-t) beyond the end."""
         if t == self.T + 1:
             return float(self.alpha_bar[self.T] * self.alpha[self.T])
         return float(self.alpha_bar[t])
@@ -91,7 +101,10 @@ def interpolate_log_snr(alpha_bar_a: float, alpha_bar_b: float, r: float) -> flo
 
 # ---------------------------------------------------------------------- factories
 def _T(T) -> int:
-    return _checks.integer("T", T, minimum=2)
+    T = _checks.integer("T", T, minimum=2)
+    # beta, alpha, alpha_bar and the temporaries that build them: about ten arrays of T + 1
+    _memory.require(8.0 * 10 * (T + 1), f"a schedule of {T} steps", f"T = {T}")
+    return T
 
 
 def li2024(T: int, c0: float = 2.0, c1: float = 4.0) -> Schedule:
@@ -101,8 +114,11 @@ def li2024(T: int, c0: float = 2.0, c1: float = 4.0) -> Schedule:
     c0 = _checks.real("c0", c0, low=0.0, low_open=True)
     c1 = _checks.real("c1", c1, low=0.0, low_open=True)
     h = c1 * math.log(T) / T
+    if c0 * math.log(T) > _LOG_TINY:
+        raise InvalidInput(f"c0 = {c0:g} is too large for T = {T}: beta_1 = T^-c0 = 10^{-c0 * math.log10(T):.0f} "
+                           f"underflows float64 (needs c0 log T <= {_LOG_TINY:.0f}, i.e. c0 <= {_LOG_TINY / math.log(T):.4g})")
     if h >= 1.0:
-        raise ValueError(f"T = {T} is too small for c1 = {c1}: beta = c1 log T / T = {h:.3g} must be < 1")
+        raise InvalidInput(f"T = {T} is too small for c1 = {c1}: beta = c1 log T / T = {h:.3g} must be < 1")
     t = np.arange(1, T, dtype=np.float64)
     b1 = T ** (-c0)
     # (1 + h)^t overflows for large t; its min with 1 only needs the log
@@ -119,7 +135,7 @@ def linear(T: int, beta_start: float = 1e-4, beta_end: float = 0.02, train_steps
     beta_end = _checks.real("beta_end", beta_end, low=0.0, high=1.0, low_open=True, high_open=True)
     N = _checks.integer("train_steps", train_steps, minimum=2)
     if T > N:
-        raise ValueError(f"T must be <= train_steps = {N} for the respaced linear schedule, got {T}")
+        raise InvalidInput(f"T must be <= train_steps = {N} for the respaced linear schedule, got {T}")
     train_ab = np.cumprod(1.0 - np.linspace(beta_start, beta_end, N))
     tau = np.round(np.arange(1, T + 1) * N / T).astype(int) - 1
     ab = np.concatenate([[1.0], train_ab[tau]])
@@ -144,8 +160,13 @@ def edm(T: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 
     sigma_max = _checks.real("sigma_max", sigma_max, low=sigma_min, low_open=True)
     rho = _checks.real("rho", rho, low=0.0, low_open=True)
     i = np.arange(T, dtype=np.float64)
-    sig = (sigma_max ** (1 / rho) + i / (T - 1) * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
-    ab = np.concatenate([[1.0], 1.0 / (1.0 + sig[::-1] ** 2)])
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        lo, hi = np.float64(sigma_min) ** (1 / rho), np.float64(sigma_max) ** (1 / rho)
+        sig = (hi + i / (T - 1) * (lo - hi)) ** rho
+        ab = np.concatenate([[1.0], 1.0 / (1.0 + sig[::-1] ** 2)])
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo and np.all(np.isfinite(sig)) and np.all(np.diff(ab) < 0)):
+        raise InvalidInput(f"rho = {rho:g} is out of range for sigma_min = {sigma_min:g}, sigma_max = {sigma_max:g}: "
+                           "sigma^(1/rho) over/underflows float64 or the grid collapses (rho = 7 is EDM's choice)")
     return Schedule.from_alpha_bar("edm", ab, 1.0 / T, {"sigma_min": sigma_min, "sigma_max": sigma_max, "rho": rho})
 
 
@@ -169,9 +190,9 @@ def names() -> list[str]:
 def get(name: str, T: int, **params) -> Schedule:
     """The schedule ``name`` with ``T`` steps; ``params`` go to its factory."""
     _checks.choice("schedule", name, _FACTORIES)
-    try:
-        return _FACTORIES[name](T, **params)
-    except TypeError as err:
-        if "unexpected keyword" in str(err):
-            raise ValueError(f"schedule {name!r}: {err}") from None
-        raise
+    factory = _FACTORIES[name]
+    accepted = [p for p in inspect.signature(factory).parameters if p != "T"]
+    for key in params:
+        if key not in accepted:
+            raise InvalidInput(f"schedule {name!r} takes parameters {', '.join(accepted)}, not {key!r}")
+    return factory(T, **params)

@@ -6,17 +6,19 @@ the CLI writes them, ``resolve("gmm:d=8,K=4")``; ``resolve`` also reads a JSON f
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 
 import numpy as np
 
-from .. import _checks
+from .. import _checks, _memory
 from .mixture import GaussianMixture
+from ..errors import InvalidInput, InvalidType
 
 
 def gmm1d() -> GaussianMixture:
-    """The 1-D mixture of SPEC §8 (the default target)."""
+    """Three components on the line: weights 0.3, 0.5, 0.2, means -2, 0.5, 3, variances 0.3, 0.6, 0.2 (the default target)."""
     return GaussianMixture([0.3, 0.5, 0.2], [[-2.0], [0.5], [3.0]], [0.3, 0.6, 0.2])
 
 
@@ -43,6 +45,7 @@ def aniso2d() -> GaussianMixture:
 def gauss(d: int = 2) -> GaussianMixture:
     """One Gaussian in d dimensions, full covariance with eigenvalues 0.25 to 2 (gauss:d=8)."""
     d = _checks.integer("d", d, minimum=1)
+    _memory.require(8.0 * 6 * d * d, f"a full {d} x {d} covariance and its factors", f"d = {d}")
     rng = np.random.default_rng(1234 + d)
     q, _ = np.linalg.qr(rng.standard_normal((d, d)))
     cov = q @ np.diag(np.geomspace(0.25, 2.0, d)) @ q.T
@@ -56,6 +59,8 @@ def gmm(d: int = 2, K: int = 4) -> GaussianMixture:
     gives the same mixture."""
     d = _checks.integer("d", d, minimum=1)
     K = _checks.integer("K", K, minimum=1)
+    _memory.require(8.0 * 4 * K * d, f"{K} components in {d} dimensions (means, variances, their tables)",
+                    f"d = {d}, K = {K}")
     rng = np.random.default_rng(100_000 + 1000 * d + K)
     w = rng.uniform(0.5, 1.5, K)
     return GaussianMixture(w / w.sum(), 2.0 * rng.standard_normal((K, d)), rng.uniform(0.1, 0.6, (K, d)))
@@ -76,12 +81,15 @@ def describe(name: str) -> str:
 def get(name: str, **params) -> GaussianMixture:
     """The built-in target ``name``; ``params`` go to its family (e.g. ``d``, ``K``)."""
     _checks.choice("target", name, _BUILTIN)
-    try:
-        return _BUILTIN[name](**params)
-    except TypeError as err:
-        if "unexpected keyword" in str(err):
-            raise ValueError(f"target {name!r} takes no parameter {str(err).split()[-1]}") from None
-        raise
+    factory = _BUILTIN[name]
+    accepted = list(inspect.signature(factory).parameters)
+    for key in params:
+        if key not in accepted:
+            takes = f"parameters {', '.join(accepted)}" if accepted else "no parameters"
+            raise InvalidInput(f"target {name!r} takes {takes}, not {key!r}")
+    target = factory(**params)
+    target.name = name + (":" + ",".join(f"{k}={v}" for k, v in params.items()) if params else "")
+    return target
 
 
 def resolve(spec) -> GaussianMixture:
@@ -89,7 +97,7 @@ def resolve(spec) -> GaussianMixture:
     if isinstance(spec, GaussianMixture):
         return spec
     if not isinstance(spec, (str, os.PathLike)):
-        raise TypeError(f"target must be a GaussianMixture, a name or a JSON path, got {type(spec).__name__}")
+        raise InvalidType(f"target must be a GaussianMixture, a name or a JSON path, got {type(spec).__name__}")
     spec = os.fspath(spec)
     if spec.endswith(".json") or os.sep in spec:
         return GaussianMixture.from_json(spec)
@@ -98,11 +106,11 @@ def resolve(spec) -> GaussianMixture:
     for item in filter(None, args.split(",")):
         key, eq, val = item.partition("=")
         if not eq:
-            raise ValueError(f"target parameter {item!r} must look like key=value")
+            raise InvalidInput(f"target parameter {item!r} must look like key=value")
         try:
             params[key.strip()] = int(val) if val.strip().lstrip("-").isdigit() else float(val)
         except ValueError:
-            raise ValueError(f"target parameter {key!r} must be a number, got {val!r}") from None
+            raise InvalidInput(f"target parameter {key!r} must be a number, got {val!r}") from None
     return get(name, **params)
 
 

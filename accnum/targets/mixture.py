@@ -1,4 +1,5 @@
-"""Gaussian mixtures with exact scores and score Jacobians at every noise level (SPEC §2).
+"""Gaussian mixtures with exact scores and score Jacobians at every noise level
+(docs/math/mixtures.md).
 
 ``q_0 = sum_k w_k N(mu_k, Sigma_k)``; under the forward process (Li et al. 2024, eq. 3)
 ``q_t = sum_k w_k N(sqrt(abar_t) mu_k, abar_t Sigma_k + (1 - abar_t) I)``, so every
@@ -17,6 +18,8 @@ from scipy.linalg import solve_triangular
 from scipy.special import logsumexp, ndtr
 
 from .. import _checks, noise
+from . import exact_score
+from ..errors import InvalidInput, InvalidType
 
 _LOG_2PI = math.log(2.0 * math.pi)
 #: counter-generator stream of ``GaussianMixture.sample`` (steps 0..T belong to samplers)
@@ -35,59 +38,62 @@ class GaussianMixture:
         w = _checks.finite("weights", _checks.as_float_array("weights", weights, ndim=(1,)))
         K = w.shape[0]
         if K < 1:
-            raise ValueError("weights must hold at least one component")
+            raise InvalidInput("weights must hold at least one component")
         if np.any(w < 0):
-            raise ValueError("weights must be non-negative")
-        total = w.sum()
-        if total <= 0:
-            raise ValueError("weights must not all be zero")
+            raise InvalidInput("weights must be non-negative")
+        if not np.any(w > 0):
+            raise InvalidInput("weights must not all be zero")
         if normalize:
-            w = w / total
-        elif abs(total - 1.0) > 1e-9:
-            raise ValueError(f"weights must sum to 1 (got {total:.12g}); pass normalize=True to rescale")
+            w = w / np.max(w)      # first by the largest: a sum of huge weights would overflow
+            w = w / w.sum()
+        elif abs(w.sum() - 1.0) > 1e-9:
+            total = w.sum()
+            raise InvalidInput(f"weights must sum to 1 (got {total:.12g}); pass normalize=True to rescale")
 
         mu = _checks.finite("means", _checks.as_float_array("means", means, ndim=(1, 2)))
         if mu.ndim == 1:
             mu = mu[:, None]
         if mu.shape[0] != K:
-            raise ValueError(f"means must have {K} rows (one per weight), got shape {mu.shape}")
+            raise InvalidInput(f"means must have {K} rows (one per weight), got shape {mu.shape}")
         d = mu.shape[1]
         if d < 1:
-            raise ValueError("means must have at least one column")
+            raise InvalidInput("means must have at least one column")
 
         cov = _checks.finite("covariances", _checks.as_float_array("covariances", covariances, ndim=(1, 2, 3)))
         if cov.shape[0] != K:
-            raise ValueError(f"covariances must have {K} entries (one per weight), got shape {cov.shape}")
+            raise InvalidInput(f"covariances must have {K} entries (one per weight), got shape {cov.shape}")
         if cov.ndim == 1:
             kind, var = "isotropic", np.repeat(cov[:, None], d, axis=1)
         elif cov.ndim == 2:
             if cov.shape[1] != d:
-                raise ValueError(f"diagonal covariances must have shape ({K}, {d}), got {cov.shape}")
+                raise InvalidInput(f"diagonal covariances must have shape ({K}, {d}), got {cov.shape}")
             kind, var = "diagonal", cov
         else:
             if cov.shape[1:] != (d, d):
-                raise ValueError(f"full covariances must have shape ({K}, {d}, {d}), got {cov.shape}")
+                raise InvalidInput(f"full covariances must have shape ({K}, {d}, {d}), got {cov.shape}")
             kind, var = "full", None
         if var is not None and np.any(var <= 0):
-            raise ValueError("covariances must be positive")
+            raise InvalidInput("covariances must be positive")
         chol = None
         if kind == "full":
             scale = np.max(np.abs(cov), axis=(1, 2))
             asym = np.max(np.abs(cov - np.swapaxes(cov, 1, 2)), axis=(1, 2))
             bad = np.nonzero(asym > 1e-10 * scale)[0]
             if bad.size:
-                raise ValueError(f"covariances[{bad[0]}] is not symmetric")
+                raise InvalidInput(f"covariances[{bad[0]}] is not symmetric")
             cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
             chol = np.empty_like(cov)
             for k in range(K):
                 try:
                     chol[k] = np.linalg.cholesky(cov[k])
                 except np.linalg.LinAlgError:
-                    raise ValueError(f"covariances[{k}] is not positive definite") from None
+                    raise InvalidInput(f"covariances[{k}] is not positive definite") from None
                 if not np.all(np.diag(chol[k]) > 0):
-                    raise ValueError(f"covariances[{k}] is not positive definite")
+                    raise InvalidInput(f"covariances[{k}] is not positive definite")
 
         self.weights, self.means, self.covariances = w, mu, cov
+        #: the built-in name it was made from (``gmm:d=8,K=4``), or None for a user's mixture
+        self.name: str | None = None
         self.K, self.d, self.kind = K, d, kind
         self._var, self._chol = var, chol
         with np.errstate(divide="ignore"):
@@ -97,6 +103,16 @@ class GaussianMixture:
     # ------------------------------------------------------------------ basics
     def __repr__(self) -> str:
         return f"GaussianMixture(K={self.K}, d={self.d}, covariances={self.kind})"
+
+    def content_hash(self) -> str:
+        """A hash of the weights, means and covariances: the same mixture, the same hash."""
+        import hashlib
+
+        h = hashlib.blake2b(digest_size=10)
+        for arr in (self.weights, self.means, self.covariances):
+            h.update(str(arr.shape).encode())
+            h.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
+        return h.hexdigest()
 
     def covariance_matrices(self) -> np.ndarray:
         """Covariances as ``(K, d, d)`` matrices, whatever form they were given in."""
@@ -150,7 +166,7 @@ class GaussianMixture:
         return joint - lse[:, None], lse
 
     def _grads(self, z: np.ndarray) -> np.ndarray:
-        """``g_k(x) = -C_k^{-1}(x - m_k)`` (SPEC §2) as ``(n, K, d)``, from the whitened ``z``."""
+        """``g_k(x) = -C_k^{-1}(x - m_k)`` (docs/math/mixtures.md#exact-score) as ``(n, K, d)``, from the whitened ``z``."""
         if self.kind != "full":
             return -z / np.sqrt(self._var)[None]
         out = np.empty_like(z)
@@ -175,23 +191,16 @@ class GaussianMixture:
         return r[0] if single else r
 
     def score(self, x) -> np.ndarray:
-        """``s(x) = grad log q(x) = sum_k gamma_k g_k`` (SPEC §2)."""
+        """``s(x) = grad log q(x) = sum_k gamma_k g_k`` (docs/math/mixtures.md#exact-score)."""
         x, single = _checks.points("x", x, self.d)
         s = self._score_and_parts(x)[0]
         return s[0] if single else s
 
     def _score_and_parts(self, x):
-        z = self._whitened(x)
-        logr, _ = self._log_responsibilities(z)
-        gam = np.exp(logr)
-        # renormalised: far out, joint and lse are both large and exp(joint - lse) sums to 1
-        # only within |lse| * eps, which the score would carry as a relative error
-        gam /= np.sum(gam, axis=1, keepdims=True)
-        g = self._grads(z)
-        return np.einsum("nk,nkd->nd", gam, g), gam, g
+        return exact_score.score_parts(self, x)
 
     def score_jacobian(self, x) -> np.ndarray:
-        """``J(x) = grad s(x) = sum_k gamma_k (g_k g_k^T - C_k^{-1}) - s s^T`` (SPEC §2),
+        """``J(x) = grad s(x) = sum_k gamma_k (g_k g_k^T - C_k^{-1}) - s s^T`` (docs/math/mixtures.md#exact-jacobian),
         evaluated in the centred form ``sum_k gamma_k ((g_k - s)(g_k - s)^T - C_k^{-1})``
         to avoid cancellation; shape ``(n, d, d)``."""
         x, single = _checks.points("x", x, self.d)
@@ -199,15 +208,7 @@ class GaussianMixture:
         return jac[0] if single else jac
 
     def _score_and_jacobian(self, x):
-        s, gam, g = self._score_and_parts(x)
-        dev = g - s[:, None, :]
-        jac = np.einsum("nk,nki,nkj->nij", gam, dev, dev)
-        if self.kind == "full":
-            jac -= np.einsum("nk,kij->nij", gam, self._precisions())
-        else:
-            idx = np.arange(self.d)
-            jac[:, idx, idx] -= gam @ (1.0 / self._var)
-        return s, jac
+        return exact_score.score_and_jacobian(self, x)
 
     def _precisions(self) -> np.ndarray:
         if not hasattr(self, "_prec_cache"):
@@ -217,7 +218,7 @@ class GaussianMixture:
     def cdf(self, x) -> np.ndarray:
         """Cumulative distribution function; one-dimensional mixtures only."""
         if self.d != 1:
-            raise ValueError(f"cdf needs a one-dimensional target, this one has d = {self.d}")
+            raise InvalidInput(f"cdf needs a one-dimensional target, this one has d = {self.d}")
         x = _checks.as_float_array("x", x)
         sd = np.sqrt(self._var[:, 0])
         return np.sum(self.weights * ndtr((x[..., None] - self.means[:, 0]) / sd), axis=-1)
@@ -242,7 +243,7 @@ class GaussianMixture:
 
     # ------------------------------------------------------- forward process
     def diffused(self, alpha_bar: float) -> GaussianMixture:
-        """The law of ``X_t = sqrt(abar) X_0 + sqrt(1 - abar) Z`` (SPEC §2)."""
+        """The law of ``X_t = sqrt(abar) X_0 + sqrt(1 - abar) Z`` (docs/math/mixtures.md#diffused-mixture)."""
         a = _checks.real("alpha_bar", alpha_bar, low=0.0, high=1.0)
         if a == 1.0:
             return self
@@ -258,7 +259,7 @@ class GaussianMixture:
         return out
 
     def posterior(self, x_t, alpha_t: float, alpha_bar_prev: float):
-        """Law of ``X_{t-1} | X_t = x_t`` when this mixture is ``q_0`` (SPEC §2).
+        """Law of ``X_{t-1} | X_t = x_t`` when this mixture is ``q_0`` (docs/math/mixtures.md#posterior).
 
         The prior is ``q_{t-1} = diffused(alpha_bar_prev)`` and
         ``X_t | X_{t-1} ~ N(sqrt(alpha_t) X_{t-1}, (1 - alpha_t) I)``.  Component ``k``
@@ -295,7 +296,7 @@ class GaussianMixture:
         return {"weights": self.weights.tolist(), "means": self.means.tolist(), "covariances": self.covariances.tolist()}
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
-        """The SPEC §2 JSON text; written to ``path`` when one is given."""
+        """The target file's JSON text (docs/math/mixtures.md#target-file); written to ``path`` when one is given."""
         text = json.dumps(self.to_dict())
         if path is not None:
             from ..io import write_atomic
@@ -306,26 +307,36 @@ class GaussianMixture:
     @classmethod
     def from_dict(cls, data, source: str = "target") -> GaussianMixture:
         if not isinstance(data, dict):
-            raise ValueError(f"{source}: expected a JSON object with weights, means, covariances")
+            raise InvalidInput(f"{source}: expected a JSON object with weights, means, covariances")
         for key in ("weights", "means", "covariances"):
             if key not in data:
-                raise ValueError(f"{source}: missing key {key!r}")
+                raise InvalidInput(f"{source}: missing key {key!r}")
+        unknown = sorted(set(data) - {"weights", "means", "covariances", "normalize"})
+        if unknown:
+            raise InvalidInput(f"{source}: unknown key {unknown[0]!r} (valid: weights, means, covariances, normalize)")
+        normalize = data.get("normalize", False)
+        if not isinstance(normalize, bool):
+            raise InvalidInput(f"{source}: normalize must be true or false (a JSON boolean), got {normalize!r}")
         try:
-            return cls(data["weights"], data["means"], data["covariances"], normalize=bool(data.get("normalize", False)))
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{source}: {err}") from None
+            return cls(data["weights"], data["means"], data["covariances"], normalize=normalize)
+        except (InvalidInput, InvalidType) as err:
+            raise InvalidInput(f"{source}: {err}") from None
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> GaussianMixture:
-        """Read a target file in the SPEC §2 format."""
+        """Read a target file (docs/math/mixtures.md#target-file)."""
         source = f"target file {os.fspath(path)!r}"
         try:
             with open(path, encoding="utf-8") as fh:
                 data = json.load(fh)
         except FileNotFoundError:
-            raise ValueError(f"{source}: no such file") from None
+            raise InvalidInput(f"{source}: no such file") from None
         except (OSError, UnicodeDecodeError) as err:
-            raise ValueError(f"{source}: cannot read ({err})") from None
+            raise InvalidInput(f"{source}: cannot read ({err})") from None
         except json.JSONDecodeError as err:
-            raise ValueError(f"{source} is not valid JSON: {err.msg} at line {err.lineno}") from None
+            raise InvalidInput(f"{source} is not valid JSON: {err.msg} at line {err.lineno}") from None
+        except RecursionError:
+            raise InvalidInput(f"{source} is nested too deeply to be a target file "
+                               "(weights, means and covariances are at most three levels deep)") from None
         return cls.from_dict(data, source)
+

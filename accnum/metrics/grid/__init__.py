@@ -1,4 +1,4 @@
-"""Marginal TV on a grid (SPEC §4), independent of the change-of-variables machinery.
+"""Marginal TV on a grid (docs/math/metrics.md#grid), independent of the change-of-variables machinery.
 
 Deterministic samplers, 1-D: a fine grid of starting points is pushed through the map;
 the mass between neighbouring points is known under ``pi_T`` (its CDF) and under ``q_1``
@@ -24,15 +24,19 @@ import math
 import numpy as np
 from scipy.special import ndtr
 
-from .. import _checks, kernels
-from ..kernels.batch import batch_model
-from ..run import _backend_for, integrate
-from ..samplers import KernelSampler
-from ..samplers import get as get_sampler
-from ..score import ExactScore
-from ..tangent import Tangent
-from ..targets import resolve as resolve_target
-from .base import Estimate, NonInvertibleMap
+from ... import _checks, _memory
+from ...kernels.points import batch_model
+from ...kernels.program import trace_mean_maps
+from ...run import _backend_for, integrate, resolve_score
+from ...score import require_deterministic
+from ...samplers import KernelSampler
+from ...samplers import get as get_sampler
+from ...tangent import Tangent
+from ...targets import resolve as resolve_target
+from .. import registry
+from ..base import Estimate, NonInvertibleMap, require_tangents
+from . import newton
+from ...errors import InvalidInput
 
 def _extent(target, sched, d, init):
     lo, hi = np.full(d, -8.0), np.full(d, 8.0)
@@ -84,36 +88,13 @@ def _gauss_convolve(p, delta, var):
     return np.maximum(out[tuple(slice(0, s_) for s_ in shape)], 0.0)
 
 
-def _newton_tol(y) -> float:
-    """The push-forward's Newton tolerance on ``|m(x) - y|`` at grid points ``y`` (both backends)."""
-    return 1e-11 * (1.0 + np.max(np.abs(y)))
-
-
 def _push_forward(p, grid, sampler, t, sched, model, x):
     """Density of ``m(U)`` at the grid points given the density ``p`` of ``U``: the preimages
-    by damped Newton from ``x``, iterating all points until the worst meets the tolerance."""
-    y = grid.points
-    tol = _newton_tol(y)
-    lin = sampler.mean_map(t, Tangent.identity(x), model, sched)
-    for _ in range(60):
-        resid = lin.value - y
-        norm = np.linalg.norm(resid, axis=1)
-        if np.max(norm) < tol:
-            break
-        step = np.linalg.solve(lin.jac, resid[..., None])[..., 0]
-        # damped Newton: halve the step where it does not reduce the residual
-        lam = np.ones(x.shape[0])
-        for _ in range(12):
-            trial = sampler.mean_map(t, x - lam[:, None] * step, model, sched)
-            worse = np.linalg.norm(trial - y, axis=1) > norm
-            if not np.any(worse):
-                break
-            lam[worse] *= 0.5
-        x = x - lam[:, None] * step
-        lin = sampler.mean_map(t, Tangent.identity(x), model, sched)
-    else:
+    by damped Newton from ``x`` (:func:`.newton.solve`)."""
+    solved = newton.solve(sampler, t, sched, model, grid.points, x)
+    if solved is None:
         raise _not_converged(sampler, t)
-    return _resample(p, grid, x, np.linalg.det(lin.jac), sampler, t)
+    return _resample(p, grid, *solved, sampler, t)
 
 
 def _not_converged(sampler, t):
@@ -131,7 +112,7 @@ class _Preimages:
     def __init__(self, compiled, sampler, sched, grid):
         self.backend, self.target, self.model = compiled
         self.sampler, self.sched, self.y = sampler, sched, grid.points
-        self.tol = _newton_tol(grid.points)
+        self.tol = newton.newton_tol(grid.points)
         self.x = None
         self.t_hi = self.t_lo = 0
 
@@ -141,7 +122,7 @@ class _Preimages:
         if x0 is not None or not self.t_lo <= t <= self.t_hi:
             start = x0 if x0 is not None else self.x[-1]
             self.t_hi, self.t_lo = t, max(2, t - max(1, self.POINT_STEPS // len(self.y)) + 1)
-            self.x, self.det, self.its = kernels.invert_mean_maps(
+            self.x, self.det, self.its = newton.solve_compiled(
                 self.backend, self.target, self.model, self.sampler, self.sched, self.t_hi, self.t_lo, self.y, start,
                 self.tol)
         r = self.t_hi - t
@@ -247,20 +228,30 @@ def grid_tv(target, sampler, schedule, G: int | None = None, init: str = "gaussi
     """Marginal ``TV(p_{Y_1}, q_1)`` on a grid with a refinement check (see the module doc).
 
     ``G`` is the number of grid points (deterministic, 1-D; default 40001) or cells per
-    axis (stochastic; defaults 2000 in 1-D, 120 in 2-D).  On the ``cpu``/``cuda``
+    axis (stochastic; defaults 2048 in 1-D, 128 in 2-D).  On the ``cpu``/``cuda``
     backends the score evaluations on the grid run in compiled kernels.
     """
     target = resolve_target(target)
     sampler = get_sampler(sampler)
+    schedule = _checks.schedule(schedule)
     _checks.choice("init", init, ("gaussian", "exact"))
-    model = score if score is not None else ExactScore(target)
-    backend = _backend_for(backend, model, None)
-    compiled = (backend, target, model) if backend != "numpy" and getattr(model, "has_jacobian", True) else None
-    model = batch_model(model, target, backend)
+    model = resolve_score(score, target)
     d = target.d
+    if sampler.facts.kind == "sde" and isinstance(sampler, KernelSampler) and d <= 2:
+        require_deterministic(model, "grid-tv")
+        require_tangents("grid-tv", sampler, schedule, model, mean_maps=True)
+        backend = _backend_for(backend, model, None, lambda: trace_mean_maps(sampler, schedule))
+    else:
+        backend = _backend_for(backend, model, None)
+    compiled = (backend, target, model) if backend != "numpy" and model.has_jacobian else None
+    model = batch_model(model, target.d, backend)
+    if G is not None:
+        G = _checks.integer("G", G, minimum=10)
+        # the density, its FFT-padded copies (2^d larger, complex) and the preimages: ~ 40 numbers a cell
+        _memory.require(8.0 * 40 * float(G) ** d, f"a grid of {G}^{d} cells", f"G = {G}")
     if sampler.facts.kind == "ode":
         if d != 1:
-            raise ValueError(f"grid-tv for deterministic samplers is one-dimensional; this target has d = {d} "
+            raise InvalidInput(f"grid-tv for deterministic samplers is one-dimensional; this target has d = {d} "
                              "(use the exact tv metric)")
         G = _checks.integer("G", 40001 if G is None else G, minimum=11)
         fine, coarse = _pushed_tv(target, sampler, schedule, G, init, model)
@@ -268,12 +259,35 @@ def grid_tv(target, sampler, schedule, G: int | None = None, init: str = "gaussi
         extra = {"coarse": coarse}
     else:
         if d > 2:
-            raise ValueError(f"grid-tv needs d <= 2 (the grid has G^d cells); this target has d = {d}")
+            raise InvalidInput(f"grid-tv needs d <= 2 (the grid has G^d cells); this target has d = {d}")
         if not isinstance(sampler, KernelSampler):
-            raise ValueError(f"grid-tv needs a Gaussian one-step kernel; {sampler.name} has none")
+            raise InvalidInput(f"grid-tv needs a Gaussian one-step kernel; {sampler.name} has none")
         G = _checks.integer("G", (2048 if d == 1 else 128) if G is None else G, minimum=10)
         fine, lost = _propagate_tv(target, sampler, schedule, G, init, model, compiled)
         coarse, _ = _propagate_tv(target, sampler, schedule, G // 2, init, model, compiled)
         method = f"grid propagation, {G}^{d} points"
         extra = {"coarse": coarse, "mass_defect": lost}
-    return Estimate("grid-tv", fine, abs(fine - coarse), G, method, extra)
+    return Estimate("grid-tv", fine, abs(fine - coarse), G, method, extra, backend=backend if compiled else "numpy")
+
+
+# ------------------------------------------------------------------------------- registry
+def _requirement(sampler, target):
+    if sampler.facts.kind == "ode" and target.d != 1:
+        return (f"metric 'grid-tv' for deterministic samplers is one-dimensional; the target has d = {target.d} "
+                "(use the exact tv metric)")
+    if sampler.facts.kind == "sde" and not isinstance(sampler, KernelSampler):
+        return f"metric 'grid-tv' needs a Gaussian one-step kernel; {sampler.name} has none"
+    return None
+
+
+def _compute(req, names):
+    return {"grid-tv": grid_tv(req.target, req.sampler, req.schedule, init=req.init, score=req.score,
+                               backend=req.backend)}
+
+
+GRID_TV = registry._builtin(registry.Metric(
+    "grid-tv", "marginal total variation of Y_1 against q_1 on a grid (refinement error)", _compute, max_d=2,
+    needs=("deterministic",), rank=3, claim=registry.claim_tv, default_for=lambda kind, d: kind == "sde" and d == 1,
+    requirement=_requirement,
+    how="deterministic samplers (1-D): a fine grid pushed through the map; stochastic (d <= 2): the density "
+        "propagated on a grid (FFT convolutions, Newton push-forward of the mean map)"))

@@ -1,0 +1,19 @@
+"""The commands of ``accnum``: one small object each, collected in order of the help."""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+
+class Command(NamedTuple):
+    name: str
+    help: str
+    description: str
+    arguments: Callable   # (parser) -> None
+    run: Callable         # (args) -> None
+
+
+def commands() -> list[Command]:
+    from . import compute, listing
+
+    return listing.COMMANDS[:1] + compute.COMMANDS + listing.COMMANDS[1:]

@@ -1,0 +1,156 @@
+"""Blocks of lanes, their scratch, and the two generic launchers (one for the CPU, one for CUDA).
+
+Every compiled kernel in accnum is a *body*
+
+    body(i0, L, n, buf, score, score_jac, args)
+
+that processes one block of ``L`` lanes, items ``i0 .. i0 + L - 1`` (a lane is a sample, a
+path-KL pair or a grid point; lanes at ``i >= n`` are padding: they compute on zeros and
+are never written out).  Its arrays are laid out structure-of-arrays, lane index last
+(``X[a, l]``), and every innermost loop runs over lanes, so that LLVM turns it into vector
+code.  ``score`` and ``score_jac`` are the score model's compiled functions
+(:class:`accnum.score.CompiledScore`), passed as arguments so that each kernel is
+specialised for them at compile time with no closure; ``args`` is a tuple bundling the
+rest (the program, the score's parameters, inputs and outputs, the scratch layout).
+
+Scratch is carved out of one flat float64 buffer ``buf`` per block.  A kernel family
+declares its scratch once, as a ``NamedTuple`` of fields (:func:`layout` computes each
+field's offset and shape); the body takes its views with :func:`take`.  The CPU launcher
+runs blocks of :data:`LANES` lanes on a pool of ``numba.get_num_threads()`` threads, each
+allocating its ``buf`` once for its run of blocks;
+the CUDA launcher gives each thread a block of one lane in ``cuda.local.array``.  A lane's
+numbers depend only on its own inputs and its index, never on the block it ran in, so
+results are the same for any block size and thread count.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+from .numba_compat import cacheable, stabilize
+
+#: lanes per block on the CPU (the vectorised loops reach their plateau from 32 lanes)
+LANES = 64
+#: kernel compile options: ``contract`` lets LLVM fuse multiply-adds (never reassociation:
+#: :mod:`accnum.kernels.vmath` and the results' agreement with NumPy rely on that)
+OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
+
+
+def layout(cls, **shapes):
+    """``(total, cls(field=(offset, size, shape), ...))`` for a scratch ``NamedTuple`` class,
+    its fields packed in declaration order; a field missing from ``shapes`` gets one element."""
+    specs, off = {}, 0
+    for name in cls._fields:
+        shape = tuple(int(s) for s in shapes.get(name, (1,)))
+        size = int(math.prod(shape))
+        specs[name] = (off, size, shape)
+        off += size
+    return max(off, 1), cls(**specs)
+
+
+@numba.njit(inline="always", **OPTS)
+def take(buf, spec):
+    """The view of scratch field ``spec = (offset, size, shape)`` in the block's buffer
+    (inlined where it is called: a CUDA device function may not return a view it made)."""
+    return buf[spec[0]:spec[0] + spec[1]].reshape(spec[2])
+
+
+def lanes_for(backend: str, per_lane: int, budget: int = 1 << 18) -> int:
+    """Lanes per block: :data:`LANES` on the CPU, fewer when a lane's scratch is large (a d x d
+    tangent per row at large d), so that a block's scratch stays near ``budget`` numbers;
+    one on CUDA (a thread is a block)."""
+    if backend == "cuda":
+        return 1
+    return int(max(1, min(LANES, budget // max(per_lane, 1))))
+
+
+def _run_blocks_py(body, score, score_jac, n, lanes, total, b_lo, b_hi, args):
+    """Blocks ``b_lo .. b_hi - 1``, one after another, in one buffer (GIL released: the CPU
+    launcher runs several of these at once on a thread pool)."""
+    buf = np.empty(total)
+    for b in range(b_lo, b_hi):
+        body(b * lanes, lanes, n, buf, score, score_jac, args)
+
+
+#: cached, for accnum's own module-level functions; its twin, never cached, for anything else
+#: (a user's functions, closures): see :func:`accnum.kernels.numba_compat.cacheable`
+_run_blocks = numba.njit(nogil=True, **OPTS)(_run_blocks_py)
+_run_blocks_fresh = numba.njit(nogil=True, **{**OPTS, "cache": False})(_run_blocks_py)
+
+
+_POOL = None
+
+
+def _pool():
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=numba.config.NUMBA_NUM_THREADS, thread_name_prefix="accnum")
+    return _POOL
+
+
+def _cpu(body, score, score_jac, n, lanes, total, args):
+    """The CPU launcher: the blocks split into contiguous runs, ``numba.get_num_threads()`` of
+    them at a time (a block's numbers do not depend on which thread ran it)."""
+    blocks = (n + lanes - 1) // lanes
+    threads = min(numba.get_num_threads(), blocks)
+    run = _run_blocks if cacheable(body, score, score_jac) else _run_blocks_fresh
+    if threads <= 1:
+        run(body, score, score_jac, n, lanes, total, 0, blocks, args)
+        return
+    chunks = min(blocks, 4 * threads)           # a few runs per thread evens out uneven blocks
+    edges = [blocks * c // chunks for c in range(chunks + 1)]
+    pool = _pool()
+    futures = [pool.submit(run, body, score, score_jac, n, lanes, total, edges[c], edges[c + 1], args)
+               for c in range(chunks)]
+    for f in futures:
+        f.result()
+
+
+class Prepared(NamedTuple):
+    """A kernel run ready to go: ``body`` over ``n`` lanes in blocks of ``lanes`` with the
+    compiled score (``score``, and ``score_jac`` or the low-rank form), ``args`` (arrays and
+    the scratch layout) of which ``outputs`` come back; ``calls`` score evaluations per lane.
+    The kernels' ``prepare`` functions build one, :func:`run` runs it, and the tests compile
+    the same one to PTX."""
+    body: object
+    score: object
+    score_jac: object
+    n: int
+    lanes: int
+    total: int
+    args: tuple
+    outputs: tuple
+    calls: int
+
+
+def run(backend: str, p: Prepared, model=None) -> tuple:
+    """Launch ``p`` on ``backend``; count its evaluations on ``model``; return its outputs."""
+    launch(backend, p.body, p.score, p.score_jac, p.n, p.lanes, p.total, p.args, p.outputs)
+    if model is not None:
+        model.count(p.calls)
+    return p.outputs
+
+
+def launch(backend: str, body, score, score_jac, n: int, lanes: int, total: int, args, outputs=()) -> None:
+    """Run ``body`` over ``n`` lanes in blocks of ``lanes`` on ``backend``; on CUDA the arrays
+    in ``args`` go to the device and those in ``outputs`` come back."""
+    if n == 0:
+        return
+    if backend == "cpu":
+        _cpu(body, score, score_jac, n, lanes, total, args)
+        return
+    if backend != "cuda":  # pragma: no cover - callers resolve the backend first
+        raise ValueError(f"backend {backend!r} has no kernels")
+    assert lanes == 1, "a CUDA thread is a block of one lane"
+    from .cuda_launch import launch_cuda
+
+    launch_cuda(body, score, score_jac, n, total, args, outputs)
+
+
+stabilize(globals())
