@@ -16,7 +16,8 @@ def _arrays(sched):
     return beta, 1 - beta, ab
 
 
-def run(name, score, sched, y, z=None, to=1):
+def run(name, score, sched, y, z=None, to=1, jac=None):
+    """``jac(abar, x)``: the score Jacobian, (n, d, d); only ``ddpm-cov`` uses it."""
     beta, alpha, ab = _arrays(sched)
     T = len(beta) - 1
     lam = lambda a: 0.5 * math.log(a / (1 - a))
@@ -33,6 +34,8 @@ def run(name, score, sched, y, z=None, to=1):
             y = (y + b / 2 * score(A, y)) / math.sqrt(a)
         elif name == "ddpm-li":
             y = (y + b * score(A, y) + math.sqrt(b) * z(t, 0)) / math.sqrt(a)
+        elif name == "ddpm-cov":
+            y = _ddpm_cov(y, b, a, score(A, y), jac(A, y), z(t, 0))
         elif name == "accel-ode":
             s = score(A, y)
             ym = math.sqrt(a1) * (y - b1 / 2 * s)
@@ -224,3 +227,24 @@ def _randmid(y, t, ab, score, seed):
     x_mid = math.exp(alpha_u * h) * y + (math.exp(alpha_u * h) - 1) * score(ab[t], y)
     ab_mid = min(1.0, math.exp(-2 * (tau(ab[t]) - alpha_u * h)))
     return math.exp(h) * y + h * math.exp(h - alpha_u * h) * score(ab_mid, x_mid)
+
+
+def _ddpm_cov(y, b, a, s, J, z):
+    """Y_{t-1} = (Y_t + b s + sqrt(b) R z) / sqrt(a), R = (I + b J)^(1/2) the symmetric square root,
+    written out sample by sample: sqrt(m) in 1-D; in 2-D, for an SPD matrix M with
+    sigma = sqrt(det M) and tau = sqrt(tr M + 2 sigma), sqrt(M) = (M + sigma I) / tau."""
+    n, d = y.shape
+    out = np.empty_like(y)
+    for i in range(n):
+        M = [[(1.0 if p == q else 0.0) + b * 0.5 * (J[i][p][q] + J[i][q][p]) for q in range(d)] for p in range(d)]
+        if d == 1:
+            R = [[math.sqrt(M[0][0])]]
+        elif d == 2:
+            sig = math.sqrt(M[0][0] * M[1][1] - M[0][1] * M[1][0])
+            tau = math.sqrt(M[0][0] + M[1][1] + 2 * sig)
+            R = [[(M[p][q] + (sig if p == q else 0.0)) / tau for q in range(2)] for p in range(2)]
+        else:
+            raise NotImplementedError("reference ddpm-cov is written for d <= 2")
+        for p in range(d):
+            out[i][p] = (y[i][p] + b * s[i][p] + math.sqrt(b) * sum(R[p][q] * z[i][q] for q in range(d))) / math.sqrt(a)
+    return out
