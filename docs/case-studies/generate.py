@@ -1,7 +1,7 @@
 """Regenerate the measured tables of the case studies (docs/case-studies/_generated/*.md).
 
     python docs/case-studies/generate.py            # everything
-    python docs/case-studies/generate.py dpmpp-3m   # one study: dpmpp-3m, unipc-deis, randmid
+    python docs/case-studies/generate.py dpmpp-3m   # one study: dpmpp-3m, unipc-deis, randmid, ddpm-cov
 
 Each study writes its tables and then copies every generated table into the pages
 (docs/case-studies/*.md) between ``<!-- BEGIN generated: FILE -->`` and
@@ -267,7 +267,57 @@ def study_randmid():
     _write("randmid-errors.md", err_lines, cmd)
 
 
-STUDIES = {"dpmpp-3m": study_dpmpp3m, "unipc-deis": study_unipc_deis, "randmid": study_randmid}
+# -------------------------------------------------------------------------------- ddpm-cov
+def local_kl(target, name, t, sched, n=20000, seed=0):
+    """The path KL's term of step ``t`` alone: ``E_{x ~ q_t} KL(q(.|x) || p_t(.|x))`` (exact pairs)."""
+    from accnum.metrics.path_kl import density, pairs
+
+    model = accnum.ExactScore(target)
+    y, x = pairs.draw(target, sched, t, n, seed, 100)
+    lr = density.kernel_logpdf(samplers.get(name), t, sched, model, x, y) - pairs.log_q(target, sched, t, y, x)
+    v = np.expm1(lr) - lr
+    return float(v.mean()), float(v.std(ddof=1) / math.sqrt(n))
+
+
+def study_ddpm_cov():
+    """Path KL and marginal (grid) TV of ddpm-cov against ddpm-li and accel-sde on gmm1d, li2024,
+    and the one-step KL at a fixed noise level as beta shrinks (the local error)."""
+    cmd = "python docs/case-studies/generate.py ddpm-cov"
+    names = ["ddpm-li", "accel-sde", "ddpm-cov"]
+    Ts = [50, 100, 200, 400, 800, 1600]
+    fits = [Ts, [200, 400, 800, 1600]]
+    res = _rates("gmm1d", names, "li2024", Ts, "ddpm-cov")
+    rows = []
+    for fit in fits:
+        rows += _orders_rows(res, "gmm1d", "li2024", fit, metrics=("path-kl", "grid-tv"))
+    _write("ddpm-cov-orders.md", ORDERS_HEAD + rows, cmd)
+    err_lines = []
+    for m in ("path-kl", "grid-tv"):
+        err_lines += [f"**gmm1d, li2024, {m}** (init = exact):", ""] + _error_table(res, m) + [""]
+        err_lines += [f"local orders in h, {m}:", ""] + _slopes_table(res, m) + [""]
+    _write("ddpm-cov-errors.md", err_lines, cmd)
+
+    # one step at a fixed noise level abar_t = 0.5, beta = 0.04 .. 0.0025: the per-step KL's power of beta
+    tg = targets.get("gmm1d")
+    betas = [0.04, 0.02, 0.01, 0.005, 0.0025]
+    lines = ["| beta | " + " | ".join(f"`{s}` one-step KL" for s in names) + " |", "|---:|" + "---:|" * len(names)]
+    per = {s: [] for s in names}
+    for b in betas:
+        ab = np.array([1.0, 0.5, 0.5 * (1.0 - b)])   # step t = 2 from abar 0.5 (1 - beta) to 0.5
+        sched = schedules.Schedule.from_alpha_bar("one-step", ab, 1.0)
+        cells = []
+        for s in names:
+            m, se = local_kl(tg, s, 2, sched)
+            per[s].append(m)
+            cells.append(_fmt(m, se))
+        lines.append(f"| {b} | " + " | ".join(cells) + " |")
+    slope = {s: np.polyfit(np.log(betas), np.log(per[s]), 1)[0] for s in names}
+    lines.append("| slope in log beta | " + " | ".join(f"{slope[s]:.2f}" for s in names) + " |")
+    _write("ddpm-cov-local.md", lines, cmd)
+
+
+STUDIES = {"dpmpp-3m": study_dpmpp3m, "unipc-deis": study_unipc_deis, "randmid": study_randmid,
+           "ddpm-cov": study_ddpm_cov}
 
 _BLOCK = re.compile(r"^(<!-- BEGIN generated: (\S+) -->\n).*?^(<!-- END generated -->)$", re.M | re.S)
 
