@@ -12,6 +12,9 @@ forms, within two ulps of NumPy's).
 
 Stream layout: a sampler's step ``t`` uses ``step = t`` (1..T) and slots ``0..k-1``;
 ``step = 0`` is the initial point ``Y_T``; ``GaussianMixture.sample`` uses step 2**32 - 1.
+Slot 2**32 - 1 of step ``t`` is reserved for a sampler's own random parameters, drawn
+with the sampler's seed rather than the sampling seed: ``randmid-ode`` takes its random
+midpoint time of step ``t`` as ``uniforms(sampler_seed, t, 2**32 - 1, 1, 1)``.
 """
 
 from __future__ import annotations

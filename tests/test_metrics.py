@@ -156,3 +156,30 @@ def test_metric_compatibility_errors():
         path_kl(GMM1D, "ddpm-li", schedules.li2024(20), n=5)
     with pytest.raises(ValueError, match=r"n must be >= 2 \* replicates = 32"):
         exact(GMM1D, "ddim-li", schedules.li2024(20), n=20)
+
+
+def test_ddpm_cov_is_exact_on_a_gaussian_target_by_both_kernel_routes():
+    """On a Gaussian target ddpm-cov's one-step kernel is the exact posterior (Tweedie's mean and
+    covariance), so its path KL vanishes and its grid TV is grid error; it is then the kernel
+    sampler with v1 = (beta/alpha)(1 + beta J), whose FFT route the Gauss-Hermite route must match."""
+    from accnum.samplers.li import DDPMLi
+
+    V = 0.3
+    tg = accnum.GaussianMixture([1.0], [[0.5]], [V])
+
+    class Matched(DDPMLi):
+        facts = accnum.samplers.Facts(name="matched", kind="sde", nfe=1, normals=1, order=None, metric="path-kl",
+                                      source="test: ddpm-cov's kernel on a Gaussian target")
+
+        def kernel(self, t, sched):
+            ab, a, b = sched.alpha_bar[t], sched.alpha[t], sched.beta[t]
+            return 0.0, b / a * (1 - b / (ab * V + 1 - ab))
+
+    sched = schedules.li2024(40)
+    g_cov = grid_tv(tg, "ddpm-cov", sched, init="exact", backend="numpy")
+    g_ker = grid_tv(tg, Matched(), sched, init="exact", backend="numpy")
+    g_li = grid_tv(tg, "ddpm-li", sched, init="exact", backend="numpy")
+    assert abs(g_cov.estimate - g_ker.estimate) < 2e-10 and g_cov.estimate < 1e-7 < 1e-3 < g_li.estimate
+    p_cov = path_kl(tg, "ddpm-cov", sched, n=300, init="exact", backend="numpy")
+    p_li = path_kl(tg, "ddpm-li", sched, n=300, init="exact", backend="numpy")
+    assert p_cov.estimate < 1e-20 and p_li.estimate > 1e-3

@@ -219,7 +219,11 @@ def convergence(target, samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts=DEFAULT
     _checks.choice("init", init, ("gaussian", "exact"))
     target_rse = _checks.real("target_rse", target_rse, low=0.0, high=1.0, low_open=True)
     model = resolve_score(score, tg)
+    requested = backend
     backend = _backend_for(backend, model, None)
+    # "auto" is passed on, so that a sampler whose step does not trace (ddpm-cov) runs on numpy
+    # while the others run compiled; an explicit backend is passed on as it is, and refused there
+    run_backend = "auto" if requested == "auto" else backend
     if callable(schedule):
         factory, sched_name = _checked_factory(schedule), "custom"
     else:
@@ -251,7 +255,7 @@ def convergence(target, samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts=DEFAULT
         nfe = _nfe(s, tg, sched)
         results, notes = {}, {}
         try:
-            results.update(_measure(tg, s, sched, ms, n, seed, init, target_rse, model, backend))
+            results.update(_measure(tg, s, sched, ms, n, seed, init, target_rse, model, run_backend))
         except NonInvertibleMap as err:
             notes = {m.name: f"not invertible: {err}" for m in ms}
         for m in ms:

@@ -87,7 +87,7 @@ class Metric:
     def problem(self, sampler, target, suggest: bool = True) -> str | None:
         """Why this metric cannot be computed for ``sampler`` on ``target`` (None: it can);
         ``suggest`` lists the metrics that can."""
-        from ..samplers import KernelSampler
+        from ..samplers import GaussianStepSampler, KernelSampler
 
         f = sampler.facts
         d = target.d
@@ -100,8 +100,9 @@ class Metric:
             span = f"d = {self.min_d}" if self.max_d == self.min_d else (
                 f"d <= {self.max_d}" if self.min_d <= 1 else f"{self.min_d} <= d <= {self.max_d}")
             return f"metric {self.name!r} supports {span}; the target has d = {d}"
-        if "kernel" in self.needs and not isinstance(sampler, KernelSampler):
-            return f"metric {self.name!r} needs a Gaussian one-step kernel; {f.name} has none (it is not a KernelSampler)"
+        if "kernel" in self.needs and not isinstance(sampler, (KernelSampler, GaussianStepSampler)):
+            return (f"metric {self.name!r} needs a Gaussian one-step kernel; {f.name} has none (it is not a KernelSampler "
+                    "or GaussianStepSampler)")
         if "gaussian-target" in self.needs and target.K != 1:
             return f"metric {self.name!r} needs a Gaussian target (K = 1); this one has K = {target.K}"
         return self.requirement(sampler, target) if self.requirement is not None else None

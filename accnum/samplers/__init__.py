@@ -18,19 +18,26 @@ from .. import _checks
 from ..errors import InvalidInput, InvalidType
 from .accel_ode import AccelODE, AccelODEEps, AccelODEReuse
 from .accel_sde import AccelSDE, AccelSDEReadme
-from .base import Facts, KernelSampler, Sampler
+from .base import Facts, GaussianStepSampler, KernelSampler, Sampler
 from .ddim import DDIM
 from .ddpm import DDPM
+from .ddpm_cov import DDPMCov
+from .deis import DEIS2, DEIS3
 from .dpm_solver import DPMSolver2
 from .dpmpp import DPMPP2M
+from .dpmpp3m import DPMPP3M, DPMPP3MCorrected
 from .heun_edm import HeunEDM
 from .li import DDIMLi, DDPMLi
+from .randmid import RandomizedMidpointODE
+from .unipc import UniPC2, UniPC3
 
 _BUILTIN: dict[str, Sampler] = {
     cls.facts.name: cls()
     for cls in (
         DDIMLi, DDPMLi, AccelODE, AccelODEReuse, AccelODEEps, AccelSDE, AccelSDEReadme,
         DDIM, DDPM, DPMSolver2, DPMPP2M, HeunEDM,
+        DPMPP3M, DPMPP3MCorrected, UniPC2, UniPC3, DEIS2, DEIS3, RandomizedMidpointODE,
+        DDPMCov,
     )
 }
 _USER: dict[str, Sampler] = {}
@@ -149,5 +156,5 @@ def check(sampler):
     return run(sampler)
 
 
-__all__ = ["Facts", "KernelSampler", "Sampler", "check", "from_import_path", "get", "names", "register",
+__all__ = ["Facts", "GaussianStepSampler", "KernelSampler", "Sampler", "check", "from_import_path", "get", "names", "register",
            "unregister"]

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
-from dataclasses import dataclass
 
 from ..errors import InvalidInput, InvalidType
 
@@ -158,3 +158,28 @@ class KernelSampler(Sampler):
         if v1 > 0:
             y = y + math.sqrt(v1) * z[-1]
         return y, state
+
+
+class GaussianStepSampler(Sampler):
+    """A stochastic sampler whose step, given ``Y_t = y``, is Gaussian with a covariance that
+    depends on ``y``: ``Y_{t-1} = m_t(y) + L_t(y) Z``, ``L_t L_t^T = Sigma_t(y)``, one normal
+    per step (docs/math/metrics.md#full-covariance-kernel).
+
+    Subclasses give :meth:`mean_map` (the deterministic part, run on arrays and tangents:
+    the grid TV inverts it) and :meth:`moments` (``m_t(y)`` and a factor ``L_t(y)`` of shape
+    ``(n, d, d)`` with ``L L^T = Sigma_t``, invertible, from one score evaluation).  The path KL and the 1-D
+    grid TV read these two.  The noise is multiplied by a matrix that depends on the point,
+    so the step does not trace: such a sampler runs on the ``numpy`` backend only.
+    """
+
+    def mean_map(self, t: int, u, model, sched):  # pragma: no cover - abstract
+        """``m_t(u)``, the step's mean."""
+        raise NotImplementedError
+
+    def moments(self, t: int, y, model, sched):  # pragma: no cover - abstract
+        """``(m_t(y), L_t(y))``: the step's mean ``(n, d)`` and covariance factor ``(n, d, d)``."""
+        raise NotImplementedError
+
+    def step(self, t, y, z, model, sched, state):
+        mean, chol = self.moments(t, y, model, sched)
+        return mean + np.einsum("nij,nj->ni", chol, z[0]), state

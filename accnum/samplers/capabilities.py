@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..errors import UntraceableStep
-from .base import KernelSampler
+from .base import GaussianStepSampler, KernelSampler
 
 
 @dataclass
@@ -29,6 +29,7 @@ class Report:
     nfe_found: dict = field(default_factory=dict)     # evaluations per step -> how many steps
     nfe_declared: int = 0
     kernel: str = ""
+    kernel_form: str = "kernel() and mean_map()"
     backends: dict = field(default_factory=dict)      # backend -> None (usable) or why not
     metrics: dict = field(default_factory=dict)       # metric -> "for d = ..." or why not
     problems: list = field(default_factory=list)
@@ -53,7 +54,7 @@ class Report:
                          f"{self.nfe_declared})")
         if self.kind == "sde":
             lines.append(f"  [{yes if not self.kernel else no}] one-step kernel: "
-                         + ("exposed (kernel() and mean_map()): path KL and grid TV can integrate it" if not self.kernel
+                         + (f"exposed ({self.kernel_form}): path KL and grid TV can integrate it" if not self.kernel
                             else self.kernel))
         for backend, why in self.backends.items():
             lines.append(f"  [{yes if why is None else no}] backend {backend}" + ("" if why is None else f": {why}"))
@@ -87,9 +88,13 @@ def check(sampler, T: int = 20) -> Report:
     except UntraceableStep as err:
         rep.traces, rep.rule = False, getattr(err, "rule", str(err))
     if f.kind == "sde":
-        if not isinstance(sampler, KernelSampler):
+        if isinstance(sampler, GaussianStepSampler):
+            rep.kernel_form = ("mean_map() and moments(): Gaussian with a covariance that depends on the point; "
+                               "numpy only, grid TV in 1-D")
+        elif not isinstance(sampler, KernelSampler):
             rep.kernel = ("not exposed: subclass accnum.samplers.KernelSampler and give kernel(t, sched) -> (v0, v1) "
-                          "and mean_map(t, u, model, sched); without it only sample metrics apply")
+                          "and mean_map(t, u, model, sched) (or GaussianStepSampler: mean_map and moments); without "
+                          "it only sample metrics apply")
         else:
             try:
                 kernels.program.trace_mean_maps(sampler, sched)

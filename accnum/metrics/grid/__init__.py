@@ -13,6 +13,11 @@ push-forward by the mean map ``m`` (semi-Lagrangian: ``p(m^{-1}(y)) / |det Dm|``
 splines) and a second convolution.  The map must be invertible on the grid; otherwise
 the step is reported.
 
+Stochastic samplers with a state-dependent covariance (:class:`~accnum.samplers.GaussianStepSampler`,
+1-D): ``p'(y) = int p(x) N(y; m(x), sigma(x)^2) dx`` at each grid point ``y`` by
+Gauss–Hermite quadrature in ``x`` centred on the preimage ``m^{-1}(y)`` (Newton) with the
+kernel's width in source space, ``sigma / m'`` (docs/math/metrics.md#grid-full-covariance).
+
 Both report a grid-refinement check: the same computation on a grid half as fine, and
 ``|fine - coarse|`` as the standard error (a conservative estimate of the fine grid's).
 """
@@ -26,10 +31,10 @@ from scipy.special import ndtr
 
 from ... import _checks, _memory
 from ...kernels.points import batch_model
-from ...kernels.program import trace_mean_maps
+from ...kernels.program import trace, trace_mean_maps
 from ...run import _backend_for, integrate, resolve_score
-from ...score import require_deterministic
-from ...samplers import KernelSampler
+from ...score import require_deterministic, require_jacobian
+from ...samplers import GaussianStepSampler, KernelSampler
 from ...samplers import get as get_sampler
 from ...tangent import Tangent
 from ...targets import resolve as resolve_target
@@ -143,6 +148,34 @@ def _resample(p, grid, x, det, sampler, t):
     return np.maximum(vals, 0.0) / det.reshape(p.shape)
 
 
+def _full_cov_step(p, grid, sampler, t, sched, model, x0, nodes: int = 24):
+    """One step of a 1-D :class:`GaussianStepSampler`: ``p'(y) = int p(x) N(y; m(x), sigma(x)^2) dx``
+    by Gauss–Hermite in ``x = x*(y) + w(y) xi``, ``x* = m^{-1}(y)``, ``w = sigma(x*) / m'(x*)``;
+    ``p`` between grid points by cubic splines (zero outside the grid)."""
+    from numpy.polynomial.hermite_e import hermegauss
+    from scipy.ndimage import map_coordinates
+
+    solved = newton.solve(sampler, t, sched, model, grid.points, x0)
+    if solved is None:
+        raise _not_converged(sampler, t)
+    xs, det = solved
+    if np.any(det <= 0):
+        raise NonInvertibleMap(f"{sampler.name}: step t = {t}: the mean map is not invertible "
+                               "(Jacobian determinant <= 0); grid TV is undefined here, try a larger T")
+    _, L = sampler.moments(t, xs, model, sched)
+    width = np.abs(L[:, 0, 0]) / det                                       # the kernel's width in source space
+    xi, w = hermegauss(nodes)
+    w = w / math.sqrt(2 * math.pi)
+    X = xs[:, 0][:, None] + width[:, None] * xi[None, :]            # (G, nodes)
+    mean, LX = sampler.moments(t, X.reshape(-1, 1), model, sched)
+    mean, sd = mean[:, 0].reshape(X.shape), np.abs(LX[:, 0, 0]).reshape(X.shape)
+    pX = np.maximum(map_coordinates(p, ((X.ravel() - grid.lo[0]) / grid.delta[0])[None], order=3, mode="constant",
+                                    cval=0.0), 0.0).reshape(X.shape)
+    y = grid.points[:, 0][:, None]
+    log_k = -0.5 * ((y - mean) / sd) ** 2 - np.log(sd) + 0.5 * xi[None, :] ** 2   # N(y; m, sd^2) / phi(xi), 2 pi cancels
+    return np.sum(w[None, :] * pX * np.exp(log_k), axis=1) * width
+
+
 def _quadrature_step(p, grid, sampler, t, sched, model, v1):
     """``p'(y) = int p(x) N(y; m(x), v1 I) dx`` by the trapezoid rule over the grid points;
     the Gaussian factorises over axes, so 2-D costs two (S, G) matrices."""
@@ -195,6 +228,9 @@ def _propagate_tv(target, sampler, sched, G, init, model, compiled=None):
     push = _Preimages(compiled, sampler, sched, grid) if compiled is not None else None
     restart = True   # compiled: start the Newton solves afresh (first step, or after a failed one)
     for t in range(sched.T, 1, -1):
+        if isinstance(sampler, GaussianStepSampler):
+            p = _full_cov_step(p, grid, sampler, t, sched, model, math.sqrt(sched.alpha[t]) * grid.points)
+            continue
         v0, v1 = sampler.kernel(t, sched)
         p = _gauss_convolve(p, grid.delta, v0)
         x0 = math.sqrt(sched.alpha[t]) * grid.points if push is None or restart else None
@@ -237,13 +273,22 @@ def grid_tv(target, sampler, schedule, G: int | None = None, init: str = "gaussi
     _checks.choice("init", init, ("gaussian", "exact"))
     model = resolve_score(score, target)
     d = target.d
-    if sampler.facts.kind == "sde" and isinstance(sampler, KernelSampler) and d <= 2:
+    if isinstance(sampler, GaussianStepSampler):
+        if d != 1:
+            raise InvalidInput(f"grid-tv for {sampler.name} (a state-dependent one-step covariance) is one-dimensional; "
+                               f"this target has d = {d}")
+        require_deterministic(model, "grid-tv")
+        require_jacobian(model, "grid-tv", f"{sampler.name}'s one-step covariance is made from it")
+        backend = _backend_for(backend, model, None, lambda: trace(sampler, schedule))
+    elif sampler.facts.kind == "sde" and isinstance(sampler, KernelSampler) and d <= 2:
         require_deterministic(model, "grid-tv")
         require_tangents("grid-tv", sampler, schedule, model, mean_maps=True)
         backend = _backend_for(backend, model, None, lambda: trace_mean_maps(sampler, schedule))
     else:
         backend = _backend_for(backend, model, None)
     compiled = (backend, target, model) if backend != "numpy" and model.has_jacobian else None
+    if isinstance(sampler, GaussianStepSampler):
+        compiled = None
     model = batch_model(model, target.d, backend)
     if G is not None:
         G = _checks.integer("G", G, minimum=10)
@@ -260,7 +305,7 @@ def grid_tv(target, sampler, schedule, G: int | None = None, init: str = "gaussi
     else:
         if d > 2:
             raise InvalidInput(f"grid-tv needs d <= 2 (the grid has G^d cells); this target has d = {d}")
-        if not isinstance(sampler, KernelSampler):
+        if not isinstance(sampler, (KernelSampler, GaussianStepSampler)):
             raise InvalidInput(f"grid-tv needs a Gaussian one-step kernel; {sampler.name} has none")
         G = _checks.integer("G", (2048 if d == 1 else 128) if G is None else G, minimum=10)
         fine, lost = _propagate_tv(target, sampler, schedule, G, init, model, compiled)
@@ -275,7 +320,10 @@ def _requirement(sampler, target):
     if sampler.facts.kind == "ode" and target.d != 1:
         return (f"metric 'grid-tv' for deterministic samplers is one-dimensional; the target has d = {target.d} "
                 "(use the exact tv metric)")
-    if sampler.facts.kind == "sde" and not isinstance(sampler, KernelSampler):
+    if isinstance(sampler, GaussianStepSampler) and target.d != 1:
+        return (f"metric 'grid-tv' for {sampler.name} (a state-dependent one-step covariance) is one-dimensional; "
+                f"the target has d = {target.d}")
+    if sampler.facts.kind == "sde" and not isinstance(sampler, (KernelSampler, GaussianStepSampler)):
         return f"metric 'grid-tv' needs a Gaussian one-step kernel; {sampler.name} has none"
     return None
 

@@ -4,7 +4,9 @@
     KL(q_{1:T} || p_{1:T}) = KL(q_T || pi_T) + sum_{t=2}^T E_{x ~ q_t} KL(q(.|x) || p_t(.|x))
 
 ``q(.|x)`` is the exact posterior of the forward process (:mod:`.pairs`); ``p_t(.|x)`` the
-sampler's one-step kernel ``Y_{t-1} = m_t(x + sqrt(v0) Z) + sqrt(v1) Z'`` (:mod:`.density`).
+sampler's one-step kernel ``Y_{t-1} = m_t(x + sqrt(v0) Z) + sqrt(v1) Z'`` (:mod:`.density`),
+or, for a :class:`~accnum.samplers.GaussianStepSampler`, ``N(m_t(x), L_t(x) L_t(x)^T)`` with a
+covariance that depends on ``x`` (docs/math/metrics.md#full-covariance-kernel; NumPy only).
 Each inner KL is estimated as ``E_q[r - 1 - log r]`` with ``r = p / q`` over exact draws of
 ``(X_{t-1}, X_t)``.  On the compiled backends one kernel call draws the pairs and evaluates
 both densities for a chunk of steps, a lane per pair; the NumPy reference does the same
@@ -24,12 +26,12 @@ from ...errors import InvalidInput
 from ...kernels.executor import lane_bytes, run_scratch, views
 from ...kernels.layout import OPTS, launch, lanes_for, take
 from ...kernels.numba_compat import stabilize
-from ...kernels.program import trace_mean_maps
+from ...kernels.program import trace, trace_mean_maps
 from ...kernels.sampling import compiled_score
 from ...run import _backend_for, resolve_score
-from ...samplers import KernelSampler
+from ...samplers import GaussianStepSampler, KernelSampler
 from ...samplers import get as get_sampler
-from ...score import no_jacobian, require_deterministic
+from ...score import no_jacobian, require_deterministic, require_jacobian
 from ...targets import resolve as resolve_target
 from .. import registry
 from ..base import Estimate, require_tangents
@@ -67,12 +69,14 @@ def path_kl(target, sampler, schedule, n: int = 2000, seed: int = 0, nodes: int 
     target = resolve_target(target)
     sampler = get_sampler(sampler)
     schedule = _checks.schedule(schedule)
-    if not isinstance(sampler, KernelSampler):
+    full_cov = isinstance(sampler, GaussianStepSampler)
+    if not isinstance(sampler, KernelSampler) and not full_cov:
         if sampler.facts.kind == "ode":
             raise InvalidInput(f"path-kl needs a stochastic sampler with a Gaussian one-step kernel; {sampler.name} is "
                                "deterministic (use the exact tv/kl metrics)")
         raise InvalidInput(f"path-kl needs the Gaussian one-step kernel of {sampler.name}: make it a subclass of "
-                           "accnum.samplers.KernelSampler with kernel() and mean_map() (docs/extending.md)")
+                           "accnum.samplers.KernelSampler with kernel() and mean_map(), or of GaussianStepSampler "
+                           "(docs/extending.md)")
     if target.d > MAX_D:
         raise InvalidInput(f"path-kl supports d <= {MAX_D} (Gauss–Hermite tensor rule), this target has d = {target.d}")
     n = _checks.integer("n", n, minimum=10)
@@ -84,10 +88,14 @@ def path_kl(target, sampler, schedule, n: int = 2000, seed: int = 0, nodes: int 
     _checks.choice("init", init, ("gaussian", "exact"))
     model = resolve_score(score, target)
     require_deterministic(model, "path-kl")
-    if any(sampler.kernel(t, schedule)[0] > 0 for t in range(schedule.T, 1, -1)):
-        require_tangents("path-kl", sampler, schedule, model, mean_maps=True)
-    backend = _backend_for(backend, model, None, lambda: trace_mean_maps(sampler, schedule))
-    compiled = backend != "numpy" and model.has_jacobian
+    if full_cov:   # its covariance is made from the score Jacobian; its step does not trace: numpy
+        require_jacobian(model, "path-kl", f"{sampler.name}'s one-step covariance is made from it")
+        backend = _backend_for(backend, model, None, lambda: trace(sampler, schedule))
+    else:
+        if any(sampler.kernel(t, schedule)[0] > 0 for t in range(schedule.T, 1, -1)):
+            require_tangents("path-kl", sampler, schedule, model, mean_maps=True)
+        backend = _backend_for(backend, model, None, lambda: trace_mean_maps(sampler, schedule))
+    compiled = backend != "numpy" and model.has_jacobian and not full_cov
     memory_check(n, target, backend if compiled else "numpy", nodes)
     sched, d, T = schedule, target.d, schedule.T
     rule = gh_rule(nodes, d)

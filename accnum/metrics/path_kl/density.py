@@ -44,7 +44,10 @@ def gh_rule(nodes: int, d: int):
 
 # ---------------------------------------------------------------------------------- NumPy
 def kernel_logpdf(sampler, t: int, sched, model, x: np.ndarray, y: np.ndarray, nodes: int = 8) -> np.ndarray:
-    """``log p_t(y | x)`` of a kernel sampler's step ``t``, row by row."""
+    """``log p_t(y | x)`` of a kernel sampler's step ``t``, row by row (a
+    :class:`~accnum.samplers.GaussianStepSampler`: :func:`full_cov_logpdf`)."""
+    if not hasattr(sampler, "kernel") and hasattr(sampler, "moments"):
+        return full_cov_logpdf(sampler, t, sched, model, x, y)
     v0, v1 = sampler.kernel(t, sched)
     if v0 == 0.0:
         return gauss_logpdf(y - sampler.checked_mean_map(t, x, model, sched), v1)
@@ -63,6 +66,16 @@ def kernel_logpdf(sampler, t: int, sched, model, x: np.ndarray, y: np.ndarray, n
     log_phi = (-0.5 * np.sum(pts * pts, axis=1)[None] - 0.5 * d * math.log(2 * math.pi)
                - np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)[:, None])
     return logsumexp(log_f - log_phi + logw[None], axis=1)
+
+
+def full_cov_logpdf(sampler, t: int, sched, model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``log N(y; m_t(x), L L^T)`` with ``(m_t(x), L)`` = ``sampler.moments(t, x, ...)``:
+    ``-|L^{-1}(y - m)|^2 / 2 - log|det L| - d/2 log(2 pi)``."""
+    mean, L = sampler.moments(t, x, model, sched)
+    d = x.shape[1]
+    r = np.linalg.solve(L, (y - mean)[..., None])[..., 0]
+    logdet = np.linalg.slogdet(L)[1]
+    return -0.5 * np.sum(r * r, axis=1) - logdet - 0.5 * d * math.log(2 * math.pi)
 
 
 # ------------------------------------------------------------------------------- compiled
