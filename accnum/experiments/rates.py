@@ -298,27 +298,39 @@ def convergence(target, samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts=DEFAULT
                 "backend": (e.backend or backend) if e else backend, **versions(),
                 "note": notes.get(m.name, e.method if e else ""),
             })
-    orders = []
-    for s, ms in plan:
-        for m in ms:
-            rs = [r for r in records if r["sampler"] == s.name and r["metric"] == m.name]
-            T_, err = [r["T"] for r in rs], [r["estimate"] for r in rs]
-            for r, loc in zip(rs, local_slopes([r["h"] for r in rs], err), strict=True):
-                r["local_order"] = float("nan") if loc is None else loc
-            o = observed_order(T_, [r["h"] for r in rs], err, [r["nfe"] for r in rs], frange)
-            claimed, basis = _metrics.claimed_order(s, m.name)
-            fixed = claimed if polylog_p == "claimed" else polylog_p
-            free, kf = fit_polylog(T_, err, rng=frange), fit_polylog(T_, err, p=fixed, rng=frange) if fixed is not None else {}
-            poly = {f"poly_{k}": free[k] for k in ("p", "p_low", "p_high", "k", "k_low", "k_high")}
-            poly.update({"poly_p_fixed": fixed, **{f"poly_kf{k[1:]}": kf.get(k, float("nan"))
-                                                   for k in ("k", "k_low", "k_high")}})
-            orders.append({"sampler": s.name, "metric": m.name, **o, "claimed": claimed, "claim_basis": basis,
-                           "fit_range": list(frange) if frange else None, **poly})
+    orders = fit_orders(records, [(s, m.name) for s, ms in plan for m in ms], frange, polylog_p)
     meta = {"target": records[0]["target"] if records else "", "schedule": first.describe().replace(f"T={Ts[0]}", "T"),
             "schedule_name": sched_name, "Ts": Ts, "samplers": [s.name for s, _ in plan], "seed": seed, "init": init,
             "h_name": "c1 log T / T" if sched_name == "li2024" else "1/T", "score": model.describe(), **versions(),
             "backend": backend, "fit_range": list(frange) if frange else None, "polylog_p": polylog_p}
     return RatesResult(records, orders, meta, {"seconds": time.perf_counter() - t_start})
+
+
+def fit_orders(records, pairs, frange=None, polylog_p="claimed") -> list[dict]:
+    """Per (sampler, metric) in ``pairs``: the fitted order (docs/math/orders.md#fit) over
+    ``frange``, the claimed order, the polylog fits (docs/math/orders.md#polylog-fit); each
+    record gets its ``local_order`` (docs/math/orders.md#local-order).  ``records`` are
+    ordered by T within each pair; a sampler may be an object or a name."""
+    orders = []
+    for s, metric in pairs:
+        name = getattr(s, "name", s)
+        rs = sorted((r for r in records if r["sampler"] == name and r["metric"] == metric), key=lambda r: r["T"])
+        T_, err = [r["T"] for r in rs], [r["estimate"] for r in rs]
+        for r, loc in zip(rs, local_slopes([r["h"] for r in rs], err), strict=True):
+            r["local_order"] = float("nan") if loc is None else loc
+        o = observed_order(T_, [r["h"] for r in rs], err, [r["nfe"] for r in rs], frange)
+        try:
+            claimed, basis = _metrics.claimed_order(get_sampler(s), metric)
+        except InvalidInput:        # a user's sampler that does not import here: no claim to compare
+            claimed, basis = None, ""
+        fixed = claimed if polylog_p == "claimed" else polylog_p
+        free = fit_polylog(T_, err, rng=frange)
+        kf = fit_polylog(T_, err, p=fixed, rng=frange) if fixed is not None else {}
+        poly = {f"poly_{k}": free[k] for k in ("p", "p_low", "p_high", "k", "k_low", "k_high")}
+        poly.update({"poly_p_fixed": fixed, **{f"poly_kf{k[1:]}": kf.get(k, float("nan")) for k in ("k", "k_low", "k_high")}})
+        orders.append({"sampler": name, "metric": metric, **o, "claimed": claimed, "claim_basis": basis,
+                       "fit_range": list(frange) if frange else None, **poly})
+    return orders
 
 
 def _measure(tg, s, sched, ms, n, seed, init, target_rse, model, backend="auto"):
