@@ -21,6 +21,8 @@ def _cluster_args(p) -> None:
                    help="run the cells on a local Dask cluster of N worker processes (loopback; needs accnum[dask])")
     g.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                    help="run the cells on an existing Dask scheduler (needs accnum[dask])")
+    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S",
+                   help="seconds the scheduler may take to answer (default 10)")
 
 
 def _dims_args(p):
@@ -62,7 +64,7 @@ def _dims(args):
                           schedule_params=schedule_params(args), metric=metric, n=args.n, seed=args.seed,
                           init=args.init, target_rse=args.target_rse, backend=args.backend, store=args.store,
                           workers=args.workers, scheduler=args.scheduler, max_cell_seconds=args.max_cell_seconds,
-                          fit_range=args.fit_range)
+                          fit_range=args.fit_range, connect_timeout=args.connect_timeout)
     print(res.table())
     for line in res.timing.get("run", []):
         print(line, file=sys.stderr)
@@ -87,7 +89,8 @@ def _sweep(args):
     print(f"study {args.spec}: {summary(study, store.keys())}; store {study.store}")
     if args.dry_run:
         return
-    report = run_study(study.cells, store, workers=args.workers, scheduler=args.scheduler)
+    report = run_study(study.cells, store, workers=args.workers, scheduler=args.scheduler,
+                       connect_timeout=args.connect_timeout)
     for line in report.lines():
         print(line)
     print(f"accnum report {study.store}  # the tables and figures")

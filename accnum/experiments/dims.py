@@ -155,7 +155,8 @@ def result_from_rows(rows, meta: dict, rng=None, seconds: float = 0.0) -> DimsRe
 def dimension_sweep(family: str, samplers, ds, T: int = 200, schedule: str = "li2024", schedule_params=None,
                     metric=None, n: int | None = None, seed: int = 0, init: str = "gaussian", target_rse: float = 0.02,
                     backend: str = "auto", store=None, workers: int | None = None, scheduler: str | None = None,
-                    max_cell_seconds: float | None = None, fit_range=None, progress: bool = True) -> DimsResult:
+                    max_cell_seconds: float | None = None, fit_range=None, progress: bool = True,
+                    connect_timeout: float = 10.0) -> DimsResult:
     """Errors of ``samplers`` on ``family`` at every d in ``ds`` and T steps, and the fitted
     exponents of d (see the module doc).  ``store``: a folder that keeps the cells (a
     re-run resumes), else nothing is kept; ``workers``/``scheduler``: run on Dask;
@@ -186,7 +187,8 @@ def dimension_sweep(family: str, samplers, ds, T: int = 200, schedule: str = "li
             group["metrics"] = gm
     study = from_dict(group, "dims")
     keep = Store(store, argument="--store") if store is not None else MemoryStore()
-    report = run_study(study.cells, keep, workers=workers, scheduler=scheduler, progress=progress)
+    report = run_study(study.cells, keep, workers=workers, scheduler=scheduler, progress=progress,
+                       connect_timeout=connect_timeout)
     keys = {c.key for c in study.cells}
     rows = [r for r in keep.rows() if r["key"] in keys]
     first = rows[0] if rows else {}

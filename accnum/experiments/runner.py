@@ -117,9 +117,9 @@ def _bar(total):
 
 
 def run_study(cells, store, workers: int | None = None, scheduler: str | None = None, progress: bool = True,
-              on_stored=None) -> RunReport:
+              on_stored=None, connect_timeout: float = CONNECT_TIMEOUT) -> RunReport:
     """Run the cells not yet in ``store`` (see the module doc); ``on_stored(cell)`` is called
-    after each cell is written."""
+    after each cell is written; ``connect_timeout``: seconds ``scheduler`` may take to answer."""
     report = RunReport()
     t0 = time.perf_counter()
     if workers is not None and scheduler is not None:
@@ -158,7 +158,7 @@ def run_study(cells, store, workers: int | None = None, scheduler: str | None = 
                     finished(c, lid, run_cell(c.spec))
                 shrink()
         else:
-            _run_dask(ladders, finished, shrink, workers, scheduler)
+            _run_dask(ladders, finished, shrink, workers, scheduler, connect_timeout)
     finally:
         if bar is not None:
             bar.close()
@@ -171,7 +171,7 @@ def _remaining(ladders) -> int:
                if not ladders.store.has(c.key))
 
 
-def _client(workers, scheduler):
+def _client(workers, scheduler, timeout=CONNECT_TIMEOUT):
     """A Dask client: on a new local cluster of ``workers`` processes (loopback), or on the
     scheduler at ``scheduler``; one line if Dask is missing or the scheduler does not answer."""
     try:
@@ -183,7 +183,7 @@ def _client(workers, scheduler):
         if not isinstance(scheduler, str) or not re.fullmatch(r"(tcp|tls)://[^\s/:]+:\d{1,5}", scheduler):
             raise InvalidInput(f"--scheduler must look like tcp://HOST:PORT, got {scheduler!r}")
         try:
-            return distributed.Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False), None
+            return distributed.Client(scheduler, timeout=timeout, set_as_default=False), None
         except (OSError, TimeoutError) as err:
             why = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise InvalidInput(f"--scheduler {scheduler}: no Dask scheduler answers there ({why})") from None
@@ -195,10 +195,10 @@ def _client(workers, scheduler):
     return distributed.Client(cluster, set_as_default=False), cluster
 
 
-def _run_dask(ladders, finished, shrink, workers, scheduler) -> None:
+def _run_dask(ladders, finished, shrink, workers, scheduler, timeout) -> None:
+    client, cluster = _client(workers, scheduler, timeout)
     from distributed import as_completed
 
-    client, cluster = _client(workers, scheduler)
     running: dict = {}
     try:
         def submit(cell, lid):
