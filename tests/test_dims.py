@@ -48,7 +48,7 @@ def test_exact_tv_on_a_fixed_mixture_grows_with_d(tmp_path):
     assert {r["metric"] for r in res.records} == {"tv", "kl"}
     again = dimension_sweep("twomodes", ["ddim-li", "accel-ode"], [1, 2, 4, 8], T=40, init="exact", n=256,
                             store=tmp_path / "s", progress=False)
-    assert again.timing["run"][0].startswith("2 cells run, 6 already stored")      # extends, does not redo
+    assert again.timing["run"][0].startswith("cells: 2 run, 6 already stored")      # extends, does not redo
     assert [r["estimate"] for r in again.records if r["d"] < 8] == [r["estimate"] for r in res.records]
 
 

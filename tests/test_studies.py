@@ -183,7 +183,7 @@ def test_report_prints_orders_and_exponents_and_draws_them(tmp_path):
     proc = _cli(tmp_path, "report", "s", "--out", "rep", "--format", "markdown")
     assert proc.returncode == 0, proc.stderr
     assert "observed order (95% CI)" in proc.stdout and "exponent of d (95% CI)" in proc.stdout
-    assert "### orders in T: twomodes:d=1" in proc.stdout and "```text" in proc.stdout
+    assert ". orders in T: twomodes:d=1" in proc.stdout and "```text" in proc.stdout and "\n### " in proc.stdout
     pngs = [f for f in os.listdir(tmp_path / "rep") if f.endswith(".png")]
     assert len(pngs) == len(rep.sections)
     assert all((tmp_path / "rep" / f).read_bytes()[:4] == b"\x89PNG" for f in pngs)
@@ -191,6 +191,15 @@ def test_report_prints_orders_and_exponents_and_draws_them(tmp_path):
     assert {s["kind"] for s in data["sections"]} == {"orders", "exponents"}
     proc = _cli(tmp_path, "report", "nowhere")
     assert proc.returncode == 2 and "does not exist" in proc.stderr
+    doc = tmp_path / "doc.md"
+    doc.write_text("intro\n<!-- accnum report begin -->\nold\n<!-- accnum report end -->\nafter\n")
+    proc = _cli(tmp_path, "report", "s", "--into", "doc.md")
+    text = doc.read_text()
+    assert proc.returncode == 0 and "old" not in text and text.startswith("intro\n") and text.endswith("after\n")
+    assert "exponent of d (95% CI)" in text
+    doc.write_text("no markers")
+    proc = _cli(tmp_path, "report", "s", "--into", "doc.md")
+    assert proc.returncode == 2 and "must hold the line" in proc.stderr and doc.read_text() == "no markers"
 
 
 def test_the_plots_use_no_pyplot_state():
@@ -305,4 +314,4 @@ def test_without_dask_in_process_works_and_the_cluster_modes_say_what_to_install
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert 'pip install "accnum[dask]"' in proc.stderr
     proc = run("sweep", "s.toml")
-    assert proc.returncode == 0 and "1 cells run" in proc.stdout, proc.stderr
+    assert proc.returncode == 0 and "cells: 1 run" in proc.stdout, proc.stderr

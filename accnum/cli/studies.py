@@ -13,6 +13,7 @@ from .common import backend_arg, number_list, output_args, prepare_outputs, samp
 from .registry import Command
 
 DIMS_SAMPLERS = ("ddim-li", "accel-ode", "ddpm-li", "accel-sde")
+BEGIN, END = "<!-- accnum report begin -->", "<!-- accnum report end -->"
 
 
 def _cluster_args(p) -> None:
@@ -107,6 +108,8 @@ def _report_args(p):
     p.add_argument("--polylog-p", default="claimed", metavar="P",
                    help="power of T held fixed in the polylog fit: 'claimed' (default), a number or 'none'")
     p.add_argument("--out", default=None, help="also write report.json and one PNG per section into this folder")
+    p.add_argument("--into", default=None, metavar="FILE",
+                   help=f"replace the text between '{BEGIN}' and '{END}' in FILE with the Markdown report")
 
 
 def _report(args):
@@ -117,10 +120,14 @@ def _report(args):
 
     store = Store(args.store, create=False, argument="store")
     out_dir = check_folder(args.out, "--out") if args.out else None
+    into = _into_text(args.into) if args.into else None
     rep = build(store.rows(), args.fit_range_T, args.fit_range_d, _polylog_p(args.polylog_p))
     if not rep.sections and not rep.rows:
         raise InvalidInput(f"store {args.store!r} holds no cells yet")
     files = Outputs()
+    if into is not None:
+        head, tail = into
+        files.add(args.into, (head + BEGIN + "\n" + rep.text("markdown") + END + tail).encode())
     if out_dir:
         files.add(os.path.join(out_dir, "report.json"), rep.to_json().encode())
         for name, fig in rep.figures():
@@ -128,9 +135,26 @@ def _report(args):
             fig.savefig(buf, format="png", dpi=110)
             files.add(os.path.join(out_dir, name), buf.getvalue())
     sys.stdout.write(rep.text(args.format))
+    files.commit()
     if out_dir:
-        files.commit()
-        print(f"wrote report.json and {len(files.paths) - 1} figures to {out_dir}")
+        print(f"wrote report.json and {len(rep.sections)} figures to {out_dir}")
+    if into is not None:
+        print(f"replaced the report in {args.into}")
+
+
+def _into_text(path) -> tuple[str, str]:
+    """The parts of ``path`` before and after the report markers (checked before any work)."""
+    from ..io import check_file
+
+    check_file(path, "--into")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as err:
+        raise InvalidInput(f"--into {path!r}: cannot read ({err.strerror or err})") from None
+    if text.count(BEGIN) != 1 or text.count(END) != 1 or text.index(BEGIN) > text.index(END):
+        raise InvalidInput(f"--into {path!r} must hold the line {BEGIN} once, followed by {END} once")
+    return text[:text.index(BEGIN)], text[text.index(END) + len(END):]
 
 
 COMMANDS = [

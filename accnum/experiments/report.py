@@ -11,6 +11,7 @@ figure a :class:`matplotlib.figure.Figure`.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 
 from .. import metrics as _metrics
@@ -36,14 +37,47 @@ class StudyReport:
     cells: int = 0
     rows: int = 0
 
+    def summary(self) -> str:
+        """Every fitted exponent of d and order in T, one line each."""
+        rows = [("section", "sampler", "metric", "fitted (95% CI)", "range", "last local", "claimed")]
+        for i, s in enumerate(self.sections, 1):
+            r = s.result
+            fits = r.exponents if s.kind == "exponents" else r.orders
+            for f in fits:
+                v, lo, hi = (f["exponent"], f["ci_low"], f["ci_high"]) if s.kind == "exponents" else \
+                    (f["order"], f["ci_low"], f["ci_high"])
+                ci = "n/a" if not math.isfinite(v) else f"{v:.2f}" + (f" [{lo:.2f}, {hi:.2f}]" if math.isfinite(lo) else "")
+                if s.kind == "exponents":
+                    span, last = f"d = {f['d_low']}..{f['d_high']}", f.get("last_local")
+                    claimed = "-"
+                else:
+                    Ts = [x["T"] for x in r.records if x["sampler"] == f["sampler"] and x["metric"] == f["metric"]]
+                    span = f"T = {min(Ts)}..{max(Ts)}"
+                    last = [x.get("local_order") for x in r.records if x["sampler"] == f["sampler"]
+                            and x["metric"] == f["metric"]][-1]
+                    claimed = "-" if f.get("claimed") is None else f"{f['claimed']:g}"
+                kind = "d^q" if s.kind == "exponents" else "h^p"
+                warn = " (saturates)" if f.get("warning") else ""
+                rows.append((f"{i} {kind}", f["sampler"], f["metric"], ci + warn, span,
+                             "-" if last is None or not math.isfinite(last) else f"{last:.2f}", claimed))
+        w = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))]
+        txt = ["  ".join(c.ljust(x) for c, x in zip(r, w, strict=True)).rstrip() for r in rows]
+        return "\n".join(txt[:1] + ["  ".join("-" * x for x in w)] + txt[1:])
+
     def text(self, fmt: str = "text") -> str:
         head = f"{self.cells} cells ({self.rows} rows); {len(self.sections)} sections with more than one T or d"
-        out = [f"# {head}" if fmt == "markdown" else head, ""]
-        for s in self.sections:
+        out = [f"**{head}**" if fmt == "markdown" else head, ""]
+        if self.sections:
+            titles = [f"{i}. {s.title}" for i, s in enumerate(self.sections, 1)]
             if fmt == "markdown":
-                out += [f"### {s.title}", "", "```text", s.result.table(), "```", ""]
+                out += ["Sections:", "", *[f"- {t}" for t in titles], "", "```text", self.summary(), "```", ""]
             else:
-                out += [f"== {s.title} ==", s.result.table(), ""]
+                out += [*titles, "", self.summary(), ""]
+        for i, s in enumerate(self.sections, 1):
+            if fmt == "markdown":
+                out += [f"### {i}. {s.title}", "", "```text", s.result.table(), "```", ""]
+            else:
+                out += [f"== {i}. {s.title} ==", s.result.table(), ""]
         return "\n".join(out).rstrip() + "\n"
 
     def to_json(self) -> str:
@@ -77,12 +111,13 @@ def _schedule(r) -> str:
     return r["schedule"].replace(f"T={r['T']}", "T")
 
 
+def _size(r) -> str:
+    spec = json.loads(r["spec"])
+    return f"n = {spec['n']}" if spec["n"] is not None else f"n enlarged to rse {spec['target_rse']:g}"
+
+
 def _samplers(rows) -> list[str]:
-    out = []
-    for r in rows:
-        if r["sampler"] not in out:
-            out.append(r["sampler"])
-    return out
+    return sorted({r["sampler"] for r in rows})
 
 
 def build(rows, fit_range_T=None, fit_range_d=None, polylog_p="claimed") -> StudyReport:
@@ -101,7 +136,7 @@ def build(rows, fit_range_T=None, fit_range_d=None, polylog_p="claimed") -> Stud
             continue
         r0 = rs[0]
         title = (f"exponents of d: {r0['family']}, T = {r0['T']}, {_schedule(r0)}, init {r0['init']}, "
-                 f"perturbation {r0['perturbation']}, seed {r0['seed']}")
+                 f"perturbation {r0['perturbation']}, seed {r0['seed']}, {_size(r0)}")
         meta = {"family": r0["family"], "T": r0["T"], "schedule": _schedule(r0),
                 "init": r0["init"], "seed": r0["seed"], "samplers": _samplers(rs),
                 "fit_range": list(rng_d) if rng_d else None}
@@ -111,10 +146,8 @@ def build(rows, fit_range_T=None, fit_range_d=None, polylog_p="claimed") -> Stud
             continue
         r0 = rs[0]
         records = sorted(({**r} for r in rs), key=lambda r: (r["sampler"], r["metric"], r["T"]))
-        pairs = []
-        for r in records:
-            if (r["sampler"], r["metric"]) not in pairs:
-                pairs.append((r["sampler"], r["metric"]))
+        pairs = sorted({(r["sampler"], r["metric"]) for r in records},
+                       key=lambda p: (p[0], _metrics.registry.rank(p[1]), p[1]))
         orders = fit_orders(records, pairs, rng_T, polylog_p)
         name = r0["schedule_name"]
         meta = {"target": r0["target"], "schedule": _schedule(r0), "schedule_name": name,
@@ -122,7 +155,7 @@ def build(rows, fit_range_T=None, fit_range_d=None, polylog_p="claimed") -> Stud
                 "h_name": "c1 log T / T" if name == "li2024" else "1/T", "fit_range": list(rng_T) if rng_T else None,
                 "polylog_p": polylog_p}
         title = (f"orders in T: {r0['target']}, {_schedule(r0)}, init {r0['init']}, perturbation {r0['perturbation']}, "
-                 f"seed {r0['seed']}")
+                 f"seed {r0['seed']}, {_size(r0)}")
         rep.sections.append(Section("orders", title, RatesResult(records, orders, meta)))
     rep.sections.sort(key=lambda s: (s.kind != "exponents", _natural(s.title)))
     return rep

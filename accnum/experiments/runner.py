@@ -38,7 +38,7 @@ class RunReport:
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
-        out = [f"{self.ran} cells run, {self.skipped} already stored, {len(self.failed)} failed, "
+        out = [f"cells: {self.ran} run, {self.skipped} already stored, {len(self.failed)} failed, "
                f"{sum(n for _, n in self.deferred)} deferred ({self.seconds:.1f} s)"]
         out += [f"deferred: {text}" for text, _ in self.deferred]
         out += [f"failed: {label}: {err}" for label, err in self.failed]

@@ -99,15 +99,16 @@ def twomodes(d: int = 2) -> GaussianMixture:
     return GaussianMixture([0.5, 0.5], means, np.array([0.2, 0.6]))
 
 
-def isogauss(d: int = 2) -> GaussianMixture:
-    """One isotropic Gaussian, mean 1.5 e_1, variance 0.5 (isogauss:d=8): closed-form TV and KL in any d.
+def isogauss(d: int = 2, var: float = 0.5) -> GaussianMixture:
+    """One isotropic Gaussian, mean 1.5 e_1, variance 0.5 (isogauss:d=8; isogauss:d=8,var=1): closed-form TV and KL in any d.
 
     The samplers' outputs on it are ``N(m, c^2 I)`` laws (docs/math/metrics.md#isotropic-tv)."""
     d = _checks.integer("d", d, minimum=1)
+    var = _checks.real("var", var, low=0.0, low_open=True)
     _memory.require(8.0 * 8 * d, f"a Gaussian in {d} dimensions", f"d = {d}")
     mean = np.zeros((1, d))
     mean[0, 0] = 1.5
-    return GaussianMixture([1.0], mean, np.array([0.5]))
+    return GaussianMixture([1.0], mean, np.array([var]))
 
 
 _BUILTIN = {"gmm1d": gmm1d, "ring8": ring8, "aniso2d": aniso2d, "gauss": gauss, "gmm": gmm, "twomodes": twomodes,
