@@ -13,12 +13,13 @@ falls: the result says so.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
 from .. import metrics as _metrics
 from .. import targets as _targets
-from ..errors import AccnumError
+from ..errors import AccnumError, InvalidType
 from ..samplers import get as get_sampler
 from .orders import fit_range as _fit_range
 from .orders import local_slopes, observed_exponent
@@ -166,9 +167,14 @@ def dimension_sweep(family: str, samplers, ds, T: int = 200, schedule: str = "li
     from .study import from_dict
 
     t0 = time.perf_counter()
-    names = [samplers] if isinstance(samplers, str) else list(samplers)
+    listed = lambda v: list(v) if isinstance(v, (list, tuple)) else [v]   # noqa: E731  (the study checks each value)
+    names = listed(samplers)
     rng = _fit_range(fit_range)
-    group = {"targets": [family], "d": list(ds) if not isinstance(ds, int) else [ds], "samplers": names, "T": [T],
+    if schedule_params is not None and not isinstance(schedule_params, dict):
+        raise InvalidType(f"schedule_params must be a dict, got {type(schedule_params).__name__}")
+    if store is not None and not isinstance(store, (str, os.PathLike)):
+        raise InvalidType(f"store must be a folder path, got {type(store).__name__}")
+    group = {"targets": [family], "d": listed(ds), "samplers": names, "T": [T],
              "schedules": [{"name": schedule, **(schedule_params or {})}], "seeds": [seed], "init": init,
              "target_rse": target_rse, "backend": backend}
     if n is not None:
@@ -176,7 +182,7 @@ def dimension_sweep(family: str, samplers, ds, T: int = 200, schedule: str = "li
     if max_cell_seconds is not None:
         group["max_cell_seconds"] = max_cell_seconds
     if metric is not None:
-        group["metrics"] = [metric] if isinstance(metric, str) else list(metric)
+        group["metrics"] = listed(metric)
     else:
         try:
             gm = gaussian_metrics(family, group["d"], names) if all(isinstance(d, int) for d in group["d"]) \

@@ -88,7 +88,7 @@ def fit_range(value) -> tuple[int, int] | None:
         except ValueError:
             raise InvalidInput(f"fit range must be two integers LO:HI, got {value!r}") from None
     if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise InvalidType(f"fit range must be (lo, hi) or 'LO:HI', got {value!r}")
+        raise InvalidType(f"fit range must be (lo, hi) or 'LO:HI', got a {type(value).__name__}")
     lo, hi = (_checks.integer("fit range", v, minimum=1) for v in value)
     if hi <= lo:
         raise InvalidInput(f"fit range must have LO < HI, got {lo}:{hi}")
@@ -122,11 +122,12 @@ def fit_polylog(T, err, p: float | None = None, rng: tuple[int, int] | None = No
     k log log T`` by least squares, ``p`` and ``k`` with 95% t-intervals; with ``p`` given,
     only ``k`` is fitted (to ``log err + p log T``).  NaN where there are too few points
     (four for both, three for ``k`` alone)."""
-    T, err = np.asarray(T, dtype=np.float64), np.asarray(err, dtype=np.float64)
+    T, err = _checks.as_float_array("T", T, ndim=(1,)), _checks.as_float_array("err", err, ndim=(1,))
+    if p is not None:
+        p = _checks.real("p", p)
     keep = np.isfinite(err) & (err > 0) & in_range(T, rng) & (T > math.e)
     lt, ll, le = np.log(T[keep]), np.log(np.log(T[keep])), np.log(err[keep])
-    out = {"p": _NAN, "p_low": _NAN, "p_high": _NAN, "k": _NAN, "k_low": _NAN, "k_high": _NAN,
-           "p_fixed": None if p is None else float(p)}
+    out = {"p": _NAN, "p_low": _NAN, "p_high": _NAN, "k": _NAN, "k_low": _NAN, "k_high": _NAN, "p_fixed": p}
     if p is None:
         if keep.sum() >= 4:
             fit = fit_linear(np.column_stack([-lt, ll]), le)

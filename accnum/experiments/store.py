@@ -18,7 +18,7 @@ import json
 import math
 import os
 
-from ..errors import InvalidInput, MissingCapability
+from ..errors import InvalidInput, InvalidType, MissingCapability
 from ..io import Outputs, check_folder
 from .cells import ROW_FIELDS
 
@@ -76,6 +76,8 @@ class Store(MemoryStore):
     """A folder of Parquet files, one per cell (see the module doc)."""
 
     def __init__(self, path, create: bool = True, argument: str = "store"):
+        if not isinstance(path, (str, os.PathLike)):
+            raise InvalidType(f"{argument} must be a folder path, got {type(path).__name__}")
         path = os.path.abspath(os.fspath(path))
         if create:
             check_folder(path, argument)

@@ -17,7 +17,7 @@ from .. import _checks, kernels, perturb
 from .. import metrics as _metrics
 from .. import schedules as _schedules
 from .. import targets as _targets
-from ..errors import AccnumError, InvalidInput, InvalidStudy
+from ..errors import AccnumError, InvalidInput, InvalidStudy, InvalidType
 from ..samplers import get as get_sampler
 from .cells import cell_key, family_of
 
@@ -74,6 +74,10 @@ def load(path, store: str | None = None) -> Study:
     """Read and check the study file ``path`` (TOML); ``store`` overrides its ``store`` key."""
     import tomllib
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidType(f"study file must be a path, got {type(path).__name__}")
+    if store is not None and not isinstance(store, (str, os.PathLike)):
+        raise InvalidType(f"store must be a folder path, got {type(store).__name__}")
     path = os.fspath(path)
     source = os.path.basename(path)
     try:
@@ -101,10 +105,10 @@ def from_dict(data: dict, source: str = "study", base: str = ".") -> Study:
         raise InvalidStudy(source, ["a study is a table of keys (TOML)"])
     for k in data:
         if k not in TOP_KEYS:
-            problems.add("", f"unknown key {k!r} (valid: {', '.join(TOP_KEYS)})")
+            problems.add("", f"unknown key {_show(k)} (valid: {', '.join(TOP_KEYS)})")
     store = data.get("store")
     if store is not None and not isinstance(store, str):
-        problems.add("store", f"must be a folder path (a string), got {store!r}")
+        problems.add("store", f"must be a folder path (a string), got {_show(store)}")
         store = None
     groups = data.get("group")
     defaults = {k: v for k, v in data.items() if k in AXES + SETTINGS}
@@ -117,11 +121,11 @@ def from_dict(data: dict, source: str = "study", base: str = ".") -> Study:
     names = []
     for i, g in enumerate(groups):
         name = g.get("name", f"#{i + 1}" if len(groups) > 1 else "")
-        where = f"group {name!r}" if name else ""
+        where = f"group {_show(name)}" if name else ""
         names.append(name)
         for k in g:
             if k not in GROUP_KEYS:
-                problems.add(where, f"unknown key {k!r} (valid: {', '.join(GROUP_KEYS)})")
+                problems.add(where, f"unknown key {_show(k)} (valid: {', '.join(GROUP_KEYS)})")
         for c in _group_cells({**DEFAULTS, **defaults, **{k: v for k, v in g.items() if k != "name"}}, where, base,
                               problems):
             cells.setdefault(c.key, c)
@@ -147,9 +151,17 @@ def _axis(g, key, where, problems, check) -> list:
         r = problems.attempt(where, check, v)
         if r is not _BAD:
             if r in out:
-                problems.add(where, f"{key} lists {v!r} more than once")
+                problems.add(where, f"{key} lists {_show(v)} more than once")
             out.append(r)
     return out
+
+
+def _show(v) -> str:
+    """A value for a one-line message: short scalars as written, anything else by its type."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        text = repr(v)
+        return text if len(text) <= 40 and "\n" not in text else f"a {type(v).__name__} of length {len(text)}"
+    return f"a {type(v).__name__}"
 
 
 def _int(name, minimum):
@@ -165,7 +177,7 @@ def _schedule(v):
         _checks.choice("schedule", v, _schedules.names())
         return {"name": v, "params": {}}
     if not isinstance(v, dict) or "name" not in v:
-        raise InvalidInput(f"schedules: each entry is a name or a table with a name, got {v!r}")
+        raise InvalidInput(f"schedules: each entry is a name or a table with a name, got {_show(v)}")
     params = {k: v[k] for k in v if k != "name"}
     for k, p in params.items():
         _checks.real(f"schedule parameter {k}", p)
@@ -174,15 +186,15 @@ def _schedule(v):
 
 
 def _perturbation(v):
-    if v == "none":
+    if isinstance(v, str) and v == "none":
         return None
     if not isinstance(v, dict):
-        raise InvalidInput(f"perturbations: each entry is 'none' or a table with kind and eps_score, got {v!r}")
+        raise InvalidInput(f"perturbations: each entry is 'none' or a table with kind and eps_score, got {_show(v)}")
     unknown = [k for k in v if k not in PERTURBATION_KEYS]
     if unknown:
         raise InvalidInput(f"perturbations: unknown key {unknown[0]!r} (valid: {', '.join(PERTURBATION_KEYS)})")
     if "kind" not in v or "eps_score" not in v:
-        raise InvalidInput(f"perturbations: a table needs kind and eps_score, got {v!r}")
+        raise InvalidInput(f"perturbations: a table needs kind and eps_score, got {_show(v)}")
     _checks.choice("perturbation kind", v["kind"], perturb.KINDS)
     out = {"kind": v["kind"], "eps_score": _checks.real("eps_score", v["eps_score"], low=0.0, high=perturb.EPS_MAX,
                                                          high_open=True)}
@@ -227,7 +239,7 @@ def _targets_at(g, where, base, problems) -> list[tuple[object, object]]:
 
 def _target_name(v):
     if not isinstance(v, str):
-        raise InvalidInput(f"targets: each entry is a built-in name or a JSON file, got {v!r}")
+        raise InvalidInput(f"targets: each entry is a built-in name or a JSON file, got {_show(v)}")
     return v
 
 
@@ -239,9 +251,8 @@ def _group_cells(g, where, base, problems) -> list[Cell]:
     Ts = _axis(g, "T", where, problems, _int("T", 2))
     seeds = _axis(g, "seeds", where, problems, _seed)
     perts = _axis(g, "perturbations", where, problems, _perturbation)
-    metrics = g["metrics"]
-    if metrics != "default":
-        metrics = _axis(g, "metrics", where, problems, lambda m: _metrics.get(m).name)
+    default = isinstance(g["metrics"], str) and g["metrics"] == "default"
+    metrics = "default" if default else _axis(g, "metrics", where, problems, lambda m: _metrics.get(m).name)
     init = _setting(g, "init", where, problems, lambda v: _checks.choice("init", v, ("gaussian", "exact")))
     n = _setting(g, "n", where, problems, _int("n", 1))
     rse = _setting(g, "target_rse", where, problems,

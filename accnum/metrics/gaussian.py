@@ -136,24 +136,28 @@ def output_law_isotropic(target, sampler, schedule, init: str = "gaussian") -> t
     return float(m1[0]) * target.means[0], float(S1[0, 0])
 
 
-def _as_means(m1, m2):
-    m1, m2 = np.atleast_1d(np.asarray(m1, dtype=np.float64)), np.atleast_1d(np.asarray(m2, dtype=np.float64))
-    if m1.shape != m2.shape or m1.ndim != 1:
+def _as_means(m1, m2, a, b):
+    """Mean vectors of one shape (finite) and positive variances ``a``, ``b``."""
+    m1, m2 = (np.atleast_1d(_checks.finite(k, _checks.as_float_array(k, v, ndim=(0, 1)))) for k, v in
+              (("m1", m1), ("m2", m2)))
+    if m1.shape != m2.shape or m1.size == 0:
         raise InvalidInput(f"m1 and m2 must be mean vectors of one shape, got {m1.shape} and {m2.shape}")
+    _checks.real("a", a, low=0.0, low_open=True)
+    _checks.real("b", b, low=0.0, low_open=True)
     return m1, m2
 
 
 def kl_gauss_iso(m1, a, m2, b) -> float:
     """``KL(N(m1, a I) || N(m2, b I))`` (variances ``a``, ``b``) without cancellation:
     ``(d (e - log(1 + e)) + |m1 - m2|^2 / b) / 2`` with ``e = a / b - 1``."""
-    m1, m2 = _as_means(m1, m2)
+    m1, m2 = _as_means(m1, m2, a, b)
     eps = (a - b) / b
     return float(0.5 * (m1.size * (eps - math.log1p(eps)) + np.sum((m1 - m2) ** 2) / b))
 
 
 def w2_gauss_iso(m1, a, m2, b) -> float:
     """2-Wasserstein distance between ``N(m1, a I)`` and ``N(m2, b I)``."""
-    m1, m2 = _as_means(m1, m2)
+    m1, m2 = _as_means(m1, m2, a, b)
     return float(math.sqrt(np.sum((m1 - m2) ** 2) + m1.size * (math.sqrt(a) - math.sqrt(b)) ** 2))
 
 
@@ -164,9 +168,7 @@ def tv_gauss_iso(m1, a, m2, b) -> float:
     (or ``b``) times a chi-square with ``d - 1`` degrees of freedom, independent of ``u``.
     The set ``{p1 > p2}`` is ``{R > r(u)}`` for ``a > b`` and ``{R < r(u)}`` for ``a < b``,
     so the TV is one integral over ``u`` of normal densities times chi-square tails."""
-    m1, m2 = _as_means(m1, m2)
-    a = _checks.real("a", a, low=0.0, low_open=True)
-    b = _checks.real("b", b, low=0.0, low_open=True)
+    m1, m2 = _as_means(m1, m2, a, b)
     return tv_gauss_iso_reduced(float(np.linalg.norm(m1 - m2)), a, b, m1.size)
 
 
