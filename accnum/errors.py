@@ -53,7 +53,18 @@ class NumericalFailure(InvalidInput):
     names the input that drove it there."""
 
 
-__all__ = ["AccnumError", "BackendUnavailable", "InvalidInput", "InvalidType", "MissingCapability",
+class InvalidStudy(InvalidInput):
+    """A study specification with problems, every one of them listed (``problems``: one line
+    each) so that a study file is fixed in one pass; the command line prints them all."""
+
+    def __init__(self, source: str, problems):
+        self.problems = list(problems)
+        n = len(self.problems)
+        super().__init__(f"{source}: {n} problem{'s' if n != 1 else ''}, nothing was run"
+                         + "".join(f"\n  - {p}" for p in self.problems))
+
+
+__all__ = ["AccnumError", "BackendUnavailable", "InvalidInput", "InvalidStudy", "InvalidType", "MissingCapability",
            "NonInvertibleMap", "NumericalFailure", "TooLarge", "UntraceableStep"]
 
 

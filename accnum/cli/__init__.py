@@ -80,7 +80,10 @@ def main(argv=None) -> int:
         print(f"accnum: error: {err}", file=sys.stderr)
         return 2
     except AccnumError as err:
-        print(f"accnum: error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
+        lines = str(err).splitlines() if str(err) else [type(err).__name__]
+        # one line; an error that lists several problems (InvalidStudy) prints each on its own line
+        print(f"accnum: error: {lines[0]}", *(lines[1:] if getattr(err, "problems", None) else []), sep="\n",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return _stopped("interrupted", 130)

@@ -73,6 +73,11 @@ def _rates_args(p):
                                                       "2%% relative standard error)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--init", default="gaussian", choices=["gaussian", "exact"], help="Y_T ~ N(0, I) or q_T")
+    p.add_argument("--fit-range", default=None, metavar="LO:HI",
+                   help="fit the orders over the T in LO..HI only (e.g. 200:1600; default all)")
+    p.add_argument("--polylog-p", default="claimed", metavar="P",
+                   help="power of T held fixed in the polylog fit C T^-p (log T)^k: 'claimed' (default), a number, "
+                        "or 'none'")
     output_args(p, "rates")
     backend_arg(p)
 
@@ -86,9 +91,19 @@ def _rates(args):
     Ts = DEFAULT_TS if args.T is None else number_list(args.T, "--T", int)
     outputs = prepare_outputs(args)
     res = convergence(target, names, args.schedule, Ts, metric=args.metric, n=args.n, seed=args.seed, init=args.init,
-                      schedule_params=schedule_params(args), progress=progress_tasks(), backend=args.backend)
+                      schedule_params=schedule_params(args), progress=progress_tasks(), backend=args.backend,
+                      fit_range=args.fit_range, polylog_p=_polylog_p(args.polylog_p))
     print(res.table())
     write_outputs(res, outputs, "rates", args)
+
+
+def _polylog_p(text: str):
+    if text in ("claimed", "none"):
+        return None if text == "none" else text
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidInput(f"--polylog-p must be 'claimed', 'none' or a number, got {text!r}") from None
 
 
 def _sensitivity_args(p):

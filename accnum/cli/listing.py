@@ -76,8 +76,8 @@ def _targets(args):
         t = targets.get(name)
         rows.append((name + (" (default)" if name == targets.DEFAULT else ""), str(t.d), str(t.K), targets.describe(name)))
     print_table(rows)
-    print("\nParameterised: gauss:d=8, gmm:d=8,K=4.  Any JSON file in the target file format also works "
-          "(accnum targets --show gmm1d prints one).")
+    print("\nParameterised: gauss:d=8, gmm:d=8,K=4, gmm:d=8,K=4,layout=fixed, twomodes:d=8, isogauss:d=8.  Any JSON file "
+          "in the target file format also works (accnum targets --show gmm1d prints one).")
 
 
 def _metrics_args(p):

@@ -14,6 +14,6 @@ class Command(NamedTuple):
 
 
 def commands() -> list[Command]:
-    from . import compute, listing
+    from . import compute, listing, studies
 
-    return listing.COMMANDS[:1] + compute.COMMANDS + listing.COMMANDS[1:]
+    return listing.COMMANDS[:1] + compute.COMMANDS + studies.COMMANDS + listing.COMMANDS[1:]

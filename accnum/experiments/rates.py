@@ -2,7 +2,9 @@
 
 ``convergence(...)`` runs every (sampler, metric, T), returns a :class:`RatesResult` with a
 tidy table of records (docs/math/orders.md#records) and the fitted orders
-(docs/math/orders.md#fit) against the claimed ones.  The metrics come from the registry
+(docs/math/orders.md#fit) against the claimed ones, the local orders between neighbouring T
+(docs/math/orders.md#local-order) and the polylog fit ``C T^-p (log T)^k``
+(docs/math/orders.md#polylog-fit), optionally over a sub-range of T.  The metrics come from the registry
 (:mod:`accnum.metrics.registry`): what each applies to, its sample sizes and how a claim
 translates into it.
 """
@@ -23,14 +25,14 @@ from ..metrics import NonInvertibleMap, Request, check_metric, default_metrics
 from ..run import _backend_for, resolve_score, sample
 from ..samplers import get as get_sampler
 from ..targets import resolve as resolve_target
-from .orders import observed_order
+from .orders import fit_polylog, fit_range as _fit_range, local_slopes, observed_order
 from .provenance import record_base, versions
 from .tidy import TidyResult
 
 DEFAULT_TS = (25, 50, 100, 200, 400, 800, 1600)
 DEFAULT_SAMPLERS = ("ddim-li", "accel-ode", "ddpm-li", "accel-sde")
 RECORD_FIELDS = ("target", "target_hash", "sampler", "sampler_source", "score", "init", "schedule", "T", "h", "nfe",
-                 "metric", "estimate", "stderr", "n", "seed", "backend", "version", "numpy", "numba", "note")
+                 "metric", "estimate", "stderr", "n", "seed", "backend", "version", "numpy", "numba", "note", "local_order")
 
 
 def claimed_order(sampler, metric: str) -> tuple[float | None, str]:
@@ -98,7 +100,7 @@ class RatesResult(TidyResult):
         lines = []
         for metric in self._metrics():
             cols = [s for s in self.meta.get("samplers", []) if (s, metric, Ts[0]) in by]
-            rows = [[f"{metric}  T"] + cols]
+            rows = [[f"{metric}  T"] + [c for s in cols for c in (s, "local")]]
             for T in Ts:
                 row = [str(T)]
                 for s in cols:
@@ -106,6 +108,8 @@ class RatesResult(TidyResult):
                     est = r["estimate"]
                     row.append(f"{est:.3e} ± {r['stderr']:.0e}" if est is not None and math.isfinite(est)
                                else (r.get("note") or "n/a")[:20])
+                    loc = r.get("local_order")
+                    row.append("-" if loc is None or not math.isfinite(loc) else f"{loc:.2f}")
                 rows.append(row)
             widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
             lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows[:1]]
@@ -122,9 +126,31 @@ class RatesResult(TidyResult):
         ow = [max(len(r[i]) for r in orows) for i in range(len(ohead))]
         orows_txt = ["  ".join(c.ljust(w) for c, w in zip(r, ow, strict=True)).rstrip() for r in orows]
         lines += orows_txt[:1] + ["  ".join("-" * w for w in ow)] + orows_txt[1:]
-        lines.append(f"\norders in h = {self.meta.get('h_name', 'h_T')}; the raw slope against T sits below the order "
-                     "at moderate T (h_T carries log T, the theorems polylog factors)")
+        fr = self.meta.get("fit_range")
+        lines.append(f"\norders in h = {self.meta.get('h_name', 'h_T')}" + (f", fitted over T = {fr[0]}..{fr[1]}" if fr else "")
+                     + "; 'local' is the order between neighbouring T; the raw slope against T sits below the order at "
+                       "moderate T (h_T carries log T, the theorems polylog factors)")
+        lines += ["", self._polylog_table()]
         return "\n".join(lines)
+
+    def _polylog_table(self) -> str:
+        """``err = C T^-p (log T)^k``: p and k fitted together, and k with p fixed."""
+        def ci(o, key):
+            v, lo, hi = o.get(f"poly_{key}"), o.get(f"poly_{key}_low"), o.get(f"poly_{key}_high")
+            if v is None or not math.isfinite(v):
+                return "n/a"
+            return f"{v:.2f} [{lo:.2f}, {hi:.2f}]" if lo is not None and math.isfinite(lo) else f"{v:.2f}"
+
+        head = ("sampler", "metric", "p (95% CI)", "k (95% CI)", "k with p fixed (95% CI)")
+        rows = [head]
+        for o in sorted(self.orders, key=lambda o: self._col_key((o["sampler"], o["metric"]))):
+            fixed = o.get("poly_p_fixed")
+            kf = "n/a" if fixed is None else f"{ci(o, 'kf')} at p = {fixed:g}"
+            rows.append((o["sampler"], o["metric"], ci(o, "p"), ci(o, "k"), kf))
+        w = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        txt = ["  ".join(c.ljust(x) for c, x in zip(r, w, strict=True)).rstrip() for r in rows]
+        return "\n".join(["polylog fit err = C T^-p (log T)^k (docs/math/orders.md#polylog-fit)", txt[0],
+                          "  ".join("-" * x for x in w), *txt[1:]])
 
     def _metrics(self):
         return sorted({r["metric"] for r in self.records}, key=lambda m: (_metrics.registry.rank(m), m))
@@ -202,7 +228,8 @@ def _adaptive(fn, n0: int, target_rse: float, n_max: int):
 
 def convergence(target, samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts=DEFAULT_TS, metric=None, n: int | None = None,
                 seed: int = 0, init: str = "gaussian", target_rse: float = 0.02, score=None, progress=None,
-                schedule_params: dict | None = None, backend: str = "auto") -> RatesResult:
+                schedule_params: dict | None = None, backend: str = "auto", fit_range=None,
+                polylog_p="claimed") -> RatesResult:
     """Errors of ``samplers`` over ``Ts`` and their fitted orders.
 
     ``schedule`` is a name (with ``schedule_params``) or a callable ``T -> Schedule``;
@@ -210,7 +237,10 @@ def convergence(target, samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts=DEFAULT
     name for all.  Exact and path-KL estimates are enlarged once where their relative
     standard error exceeds ``target_rse``.  ``progress`` wraps the task list (e.g. tqdm).
     ``backend`` runs the samplers and the exact metrics (:func:`accnum.sample`); each
-    record names the backend its metric ran on.
+    record names the backend its metric ran on.  ``fit_range`` (``(lo, hi)`` or ``"lo:hi"``)
+    fits the orders over the T in that range only; ``polylog_p`` is the power of T held
+    fixed in the second polylog fit: ``"claimed"`` (each sampler's claimed order), a number,
+    or None (no fixed-p fit).
     """
     tg = resolve_target(target)
     sams = [get_sampler(s) for s in _sampler_list(samplers)]
@@ -218,6 +248,11 @@ def convergence(target, samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts=DEFAULT
     seed = _checks.seed(seed)
     _checks.choice("init", init, ("gaussian", "exact"))
     target_rse = _checks.real("target_rse", target_rse, low=0.0, high=1.0, low_open=True)
+    frange = _fit_range(fit_range)
+    if frange is not None and sum(frange[0] <= T <= frange[1] for T in Ts) < 2:
+        raise InvalidInput(f"fit range {frange[0]}:{frange[1]} holds fewer than two of the T values {Ts}")
+    if not (polylog_p is None or polylog_p == "claimed"):
+        polylog_p = _checks.real("polylog_p", polylog_p)
     model = resolve_score(score, tg)
     requested = backend
     backend = _backend_for(backend, model, None)
@@ -267,19 +302,39 @@ def convergence(target, samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts=DEFAULT
                 "backend": (e.backend or backend) if e else backend, **versions(),
                 "note": notes.get(m.name, e.method if e else ""),
             })
-    orders = []
-    for s, ms in plan:
-        for m in ms:
-            rs = [r for r in records if r["sampler"] == s.name and r["metric"] == m.name]
-            o = observed_order([r["T"] for r in rs], [r["h"] for r in rs], [r["estimate"] for r in rs],
-                               [r["nfe"] for r in rs])
-            claimed, basis = _metrics.claimed_order(s, m.name)
-            orders.append({"sampler": s.name, "metric": m.name, **o, "claimed": claimed, "claim_basis": basis})
+    orders = fit_orders(records, [(s, m.name) for s, ms in plan for m in ms], frange, polylog_p)
     meta = {"target": records[0]["target"] if records else "", "schedule": first.describe().replace(f"T={Ts[0]}", "T"),
             "schedule_name": sched_name, "Ts": Ts, "samplers": [s.name for s, _ in plan], "seed": seed, "init": init,
             "h_name": "c1 log T / T" if sched_name == "li2024" else "1/T", "score": model.describe(), **versions(),
-            "backend": backend}
+            "backend": backend, "fit_range": list(frange) if frange else None, "polylog_p": polylog_p}
     return RatesResult(records, orders, meta, {"seconds": time.perf_counter() - t_start})
+
+
+def fit_orders(records, pairs, frange=None, polylog_p="claimed") -> list[dict]:
+    """Per (sampler, metric) in ``pairs``: the fitted order (docs/math/orders.md#fit) over
+    ``frange``, the claimed order, the polylog fits (docs/math/orders.md#polylog-fit); each
+    record gets its ``local_order`` (docs/math/orders.md#local-order).  ``records`` are
+    ordered by T within each pair; a sampler may be an object or a name."""
+    orders = []
+    for s, metric in pairs:
+        name = getattr(s, "name", s)
+        rs = sorted((r for r in records if r["sampler"] == name and r["metric"] == metric), key=lambda r: r["T"])
+        T_, err = [r["T"] for r in rs], [r["estimate"] for r in rs]
+        for r, loc in zip(rs, local_slopes([r["h"] for r in rs], err), strict=True):
+            r["local_order"] = float("nan") if loc is None else loc
+        o = observed_order(T_, [r["h"] for r in rs], err, [r["nfe"] for r in rs], frange)
+        try:
+            claimed, basis = _metrics.claimed_order(get_sampler(s), metric)
+        except InvalidInput:        # a user's sampler that does not import here: no claim to compare
+            claimed, basis = None, ""
+        fixed = claimed if polylog_p == "claimed" else polylog_p
+        free = fit_polylog(T_, err, rng=frange)
+        kf = fit_polylog(T_, err, p=fixed, rng=frange) if fixed is not None else {}
+        poly = {f"poly_{k}": free[k] for k in ("p", "p_low", "p_high", "k", "k_low", "k_high")}
+        poly.update({"poly_p_fixed": fixed, **{f"poly_kf{k[1:]}": kf.get(k, float("nan")) for k in ("k", "k_low", "k_high")}})
+        orders.append({"sampler": name, "metric": metric, **o, "claimed": claimed, "claim_basis": basis,
+                       "fit_range": list(frange) if frange else None, **poly})
+    return orders
 
 
 def _measure(tg, s, sched, ms, n, seed, init, target_rse, model, backend="auto"):
