@@ -24,6 +24,8 @@ from ..samplers import get as get_sampler
 from ..targets import resolve as resolve_target
 from .orders import observed_order
 from .provenance import record_base, versions
+from .start import annotate as annotate_start
+from .start import footer as start_footer
 from .tidy import TidyResult
 
 DEFAULT_TS = (25, 50, 100, 200, 400, 800, 1600)
@@ -121,8 +123,7 @@ class RatesResult(TidyResult):
         ow = [max(len(r[i]) for r in orows) for i in range(len(ohead))]
         orows_txt = ["  ".join(c.ljust(w) for c, w in zip(r, ow, strict=True)).rstrip() for r in orows]
         lines += orows_txt[:1] + ["  ".join("-" * w for w in ow)] + orows_txt[1:]
-        lines.append(f"\norders in h = {self.meta.get('h_name', 'h_T')}; the raw slope against T sits below the order "
-                     "at moderate T (h_T carries log T, the theorems polylog factors)")
+        lines.append("\n" + start_footer(self.meta))
         return "\n".join(lines)
 
     def _metrics(self):
@@ -239,9 +240,11 @@ def convergence(target, samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts=DEFAULT
             orders.append({"sampler": s.name, "metric": m.name, **o, "claimed": claimed, "claim_basis": basis})
     meta = {"target": records[0]["target"] if records else "", "schedule": first.describe().replace(f"T={Ts[0]}", "T"),
             "schedule_name": sched_name, "Ts": Ts, "samplers": [s.name for s, _ in plan], "seed": seed, "init": init,
-            "h_name": "c1 log T / T" if sched_name == "li2024" else "1/T", "score": model.describe(), **versions(),
+            "h_name": {"li2024": "c1 log T / T", "custom": "Schedule.h"}.get(sched_name, "1/T"), "score": model.describe(), **versions(),
             "backend": backend}
-    return RatesResult(records, orders, meta, {"seconds": time.perf_counter() - t_start})
+    result = RatesResult(records, orders, meta, {"seconds": time.perf_counter() - t_start})
+    annotate_start(result, tg, factory, Ts, init)   # the start's own error, and a warning where it is close
+    return result
 
 
 def _measure(tg, s, sched, ms, n, seed, init, target_rse, model, backend="auto"):

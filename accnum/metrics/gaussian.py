@@ -134,8 +134,10 @@ def _requirement(sampler, target):
 _COMMON = dict(compute=_compute, needs=("jacobian", "deterministic", "gaussian-target"), requirement=_requirement,
                how="mean and covariance of Y_1 propagated exactly through the affine steps (any d)")
 GAUSS_KL = registry._builtin(registry.Metric("gauss-kl", "KL(p_{Y_1} || q_1) in closed form (Gaussian targets)",
-                                             rank=10, claim=registry.claim_kl, **_COMMON))
+                                             rank=10, claim=registry.claim_kl, extra={"start_floor": "kl"},
+                                             **_COMMON))
 GAUSS_W2 = registry._builtin(registry.Metric("gauss-w2", "2-Wasserstein distance in closed form (Gaussian targets)",
                                              rank=11, **_COMMON))
 GAUSS_TV = registry._builtin(registry.Metric("gauss-tv", "total variation in closed form (Gaussian targets, 1-D)",
-                                             max_d=1, rank=12, claim=registry.claim_tv, **_COMMON))
+                                             max_d=1, rank=12, claim=registry.claim_tv, extra={"start_floor": "tv"},
+                                             **_COMMON))

@@ -21,9 +21,6 @@ from ..experiments.orders import fit_slope
 from . import style as _style
 
 AXES = {"T": "T (steps)", "nfe": "total NFE", "h": "h (step-size scale)"}
-#: which start error bounds which metric from below (docs/math/orders.md#start-floor)
-FLOOR_OF = {"tv": "tv", "grid-tv": "tv", "gauss-tv": "tv", "marginal-tv": "tv", "kl": "kl", "gauss-kl": "kl",
-            "path-kl": "kl_qp"}
 FLOOR_LABEL = {"tv": "start error TV(N(0, I), q_T)", "kl": "start error KL(N(0, I) || q_T)",
                "kl_qp": "start term KL(q_T || N(0, I))"}
 
@@ -73,14 +70,16 @@ def metrics_of(result) -> list[str]:
 def floor_series(result, metric):
     """``(T, value)`` of the start's own error that bounds ``metric`` (None when the run
     started from q_T or the metric has no such floor)."""
-    key = FLOOR_OF.get(metric)
+    from ..experiments.start import floor_of
+
+    key = floor_of(metric)
     rows = result.meta.get("start_error") or []
     if key is None or not rows or result.meta.get("init", "gaussian") != "gaussian":
         return None
     T = np.array([r["T"] for r in rows], dtype=np.float64)
     v = np.array([r[key] for r in rows], dtype=np.float64)
     keep = np.isfinite(v) & (v > 0)
-    return (T[keep], v[keep]) if keep.any() else None
+    return (T[keep], v[keep], key) if keep.any() else None
 
 
 def error_panel(result, metric: str, against: str = "T", ax=None, style="screen", reference: bool = True,
@@ -126,10 +125,10 @@ def error_panel(result, metric: str, against: str = "T", ax=None, style="screen"
             entries.append((handle, ", ".join(parts)))
         fl = floor_series(result, metric) if floor and against in ("T", "h") else None
         if fl is not None:
-            T, v = fl
+            T, v, _ = fl
             x = T if against == "T" else np.array([_h_of(result, t) for t in T])
             line, = ax.plot(x, v, ls=":", color=_style.REFERENCE, marker="x", gid="floor")
-            entries.append((line, FLOOR_LABEL[FLOOR_OF[metric]]))
+            entries.append((line, FLOOR_LABEL[fl[2]]))
         ax.set(xscale="log", yscale="log", xlabel=AXES[against], ylabel=metric,
                title=f"{metric} against {'NFE' if against == 'nfe' else against}")
         _log_y(ax)

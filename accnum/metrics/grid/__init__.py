@@ -288,6 +288,6 @@ def _compute(req, names):
 GRID_TV = registry._builtin(registry.Metric(
     "grid-tv", "marginal total variation of Y_1 against q_1 on a grid (refinement error)", _compute, max_d=2,
     needs=("deterministic",), rank=3, claim=registry.claim_tv, default_for=lambda kind, d: kind == "sde" and d == 1,
-    requirement=_requirement,
+    requirement=_requirement, extra={"start_floor": "tv"},
     how="deterministic samplers (1-D): a fine grid pushed through the map; stochastic (d <= 2): the density "
         "propagated on a grid (FFT convolutions, Newton push-forward of the mean map)"))
