@@ -140,7 +140,10 @@ def error_panel(result, metric: str, against: str = "T", ax=None, style="screen"
                 _log_ticks(ax.xaxis, _nice(values.min(), values.max()), integer=against == "nfe")
         if legend and entries:
             handles, labels = zip(*entries, strict=True)
-            leg = ax.legend(handles, labels, loc="lower left", handler_map={tuple: HandlerTuple(ndivide=None)},
+            # errors fall to the right against T and NFE, rise to the right against h; a long
+            # legend goes where it hides least
+            where = "best" if len(entries) > 3 else ("lower right" if against == "h" else "lower left")
+            leg = ax.legend(handles, labels, loc=where, handler_map={tuple: HandlerTuple(ndivide=None)},
                             handlelength=3.0, fontsize=legend_fontsize(ax, labels, 3.0))
             leg.set_in_layout(False)   # inside the axes: it must not shrink them
     return fig
