@@ -15,5 +15,7 @@ class Command(NamedTuple):
 
 def commands() -> list[Command]:
     from . import compute, listing
+    from . import compare   # accnum compare
+    from . import local     # accnum local-error
 
-    return listing.COMMANDS[:1] + compute.COMMANDS + listing.COMMANDS[1:]
+    return listing.COMMANDS[:1] + compute.COMMANDS + compare.COMMANDS + local.COMMANDS + listing.COMMANDS[1:]

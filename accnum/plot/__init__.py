@@ -21,10 +21,11 @@ function               draws
 
 from __future__ import annotations
 
+from .compare import budget_panel, compare
 from .local import local_error, profile_panel
 from .rates import converted_slope, convergence, error_panel
 from .sensitivity import sensitivity
 from .style import PRESETS, Preset, new_figure, preset, sampler_colour, save_png
 
-__all__ = ["PRESETS", "Preset", "convergence", "converted_slope", "error_panel", "local_error", "new_figure", "preset",
-           "profile_panel", "sampler_colour", "save_png", "sensitivity"]
+__all__ = ["PRESETS", "Preset", "budget_panel", "compare", "convergence", "converted_slope", "error_panel",
+           "local_error", "new_figure", "preset", "profile_panel", "sampler_colour", "save_png", "sensitivity"]

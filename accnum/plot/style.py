@@ -55,9 +55,10 @@ class Preset:
     aspect: float | None = None
     max_width_per_panel: float = 5.0
     max_columns: int = 4
+    min_width: float = 0.0
 
     def size(self, nrows: int, ncols: int) -> tuple[float, float]:
-        width = min(self.width, self.max_width_per_panel * ncols)
+        width = max(self.min_width, min(self.width, self.max_width_per_panel * ncols))
         if self.aspect is not None:
             return self.width, self.width / self.aspect
         return width, self.panel_height * nrows
@@ -70,7 +71,8 @@ def _rc(font, lw, ms, legend=None):
 
 
 PRESETS = {
-    "screen": Preset("screen", width=14.0, panel_height=3.9, rc=_rc(10, 1.5, 5), dpi=110, max_width_per_panel=4.8),
+    "screen": Preset("screen", width=14.0, panel_height=3.9, rc=_rc(10, 1.5, 5), dpi=110, max_width_per_panel=4.8,
+                     min_width=6.4),
     "slide": Preset("slide", width=13.333, panel_height=3.6, rc=_rc(14, 2.2, 7, legend=10), dpi=150, aspect=16 / 9,
                     max_width_per_panel=13.333),
     "paper": Preset("paper", width=7.0, panel_height=2.6, rc=_rc(8, 1.1, 3.5, legend=6), dpi=300,
