@@ -54,6 +54,7 @@ def _closed(tg, x, a):
     for i, ai in enumerate(a):
         ci = ai * lam_vals + 1 - ai
         out[i] = np.sqrt(ai) * mu + (z * np.sqrt(ci / c0)) @ U.T
+    out[0] = x      # the start itself, not its round trip through the eigenbasis
     return out
 
 
