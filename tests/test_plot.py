@@ -190,7 +190,7 @@ def test_converted_slope_matches_the_documented_value():
 
 
 # ------------------------------------------------------------------------ presets, layout
-@pytest.mark.parametrize("style", ["screen", "slide", "paper"])
+@pytest.mark.parametrize("style", ["screen", "slide", "notebook", "paper"])
 def test_presets_have_no_clipped_text_or_colliding_labels(style):
     fig = plot.convergence(synthetic(), style=style)
     assert problems(fig) == []

@@ -4,7 +4,7 @@ Every function draws into ``ax`` when one is given and otherwise makes a new
 :class:`matplotlib.figure.Figure`; it returns the figure and never selects or switches
 matplotlib's backend (:mod:`.style`).  Every sampler has one colour in every figure
 (:func:`sampler_colour`); ``style`` picks a preset: ``"screen"`` (default), ``"slide"``
-(16:9) or ``"paper"`` (7 in wide, 300 dpi).
+(16:9), ``"notebook"`` (smaller images) or ``"paper"`` (7 in wide, 300 dpi).
 
 =====================  ===============================================================
 function               draws

@@ -271,9 +271,9 @@ def convergence(result, metrics=None, against=("T", "nfe"), style="screen", refe
         if m not in metrics_of(result):
             raise InvalidInput(f"metrics must be among this result's metrics: {', '.join(metrics_of(result))}; got {m!r}")
     p = _style.preset(style)
-    # a row per axis and a column per metric; with more metrics than the preset's columns, a
-    # row per metric and a column per axis
-    by_metric = len(metrics) > p.max_columns
+    # a row per axis and a column per metric; with one metric, or more than the preset's
+    # columns, a row per metric and a column per axis
+    by_metric = len(metrics) > p.max_columns or (len(metrics) == 1 and len(against) <= p.max_columns)
     nrows, ncols = (len(metrics), len(against)) if by_metric else (len(against), len(metrics))
     with _style.rc(p):
         fig, axes = _style.new_figure(nrows, ncols, p)

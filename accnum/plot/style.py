@@ -75,13 +75,16 @@ PRESETS = {
                      min_width=6.4),
     "slide": Preset("slide", width=13.333, panel_height=3.6, rc=_rc(14, 2.2, 7, legend=10), dpi=150, aspect=16 / 9,
                     max_width_per_panel=13.333),
+    "notebook": Preset("notebook", width=10.0, panel_height=3.3, rc=_rc(9, 1.4, 4.5), dpi=96, max_width_per_panel=4.0,
+                       min_width=6.0),
     "paper": Preset("paper", width=7.0, panel_height=2.6, rc=_rc(8, 1.1, 3.5, legend=6), dpi=300,
                     max_width_per_panel=3.5, max_columns=2),
 }
 
 
 def preset(name) -> Preset:
-    """The preset ``name`` (``screen``, the default; ``slide``, 16:9; ``paper``, 7 in wide) or a :class:`Preset`."""
+    """The preset ``name`` (``screen``, the default; ``slide``, 16:9; ``notebook``, smaller
+    images for stored notebooks; ``paper``, 7 in wide, 300 dpi) or a :class:`Preset`."""
     if isinstance(name, Preset):
         return name
     if not isinstance(name, str):
