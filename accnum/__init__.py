@@ -26,8 +26,8 @@ _LAZY = {
     "Sum": ("accnum.score", "Sum"),
     "GaussianMixture": ("accnum.targets", "GaussianMixture"),
 }
-_SUBMODULES = ("assumptions", "errors", "experiments", "io", "kernels", "metrics", "noise", "perturb", "run",
-               "score", "tangent", "cli")
+_SUBMODULES = ("assumptions", "errors", "experiments", "flow", "io", "kernels", "metrics", "noise", "perturb",
+               "plot", "run", "score", "tangent", "cli")
 
 
 def __getattr__(name: str):

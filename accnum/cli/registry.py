@@ -14,6 +14,7 @@ class Command(NamedTuple):
 
 
 def commands() -> list[Command]:
-    from . import compute, listing, studies
+    from . import compare, compute, listing, local, studies   # compare, local-error; dims, sweep, report
 
-    return listing.COMMANDS[:1] + compute.COMMANDS + studies.COMMANDS + listing.COMMANDS[1:]
+    return (listing.COMMANDS[:1] + compute.COMMANDS + compare.COMMANDS + local.COMMANDS + studies.COMMANDS
+            + listing.COMMANDS[1:])

@@ -15,7 +15,6 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from .. import _checks, kernels
 from .. import metrics as _metrics
@@ -27,6 +26,8 @@ from ..samplers import get as get_sampler
 from ..targets import resolve as resolve_target
 from .orders import fit_polylog, fit_range as _fit_range, local_slopes, observed_order
 from .provenance import record_base, versions
+from .start import annotate as annotate_start
+from .start import footer as start_footer
 from .tidy import TidyResult
 
 DEFAULT_TS = (25, 50, 100, 200, 400, 800, 1600)
@@ -126,10 +127,7 @@ class RatesResult(TidyResult):
         ow = [max(len(r[i]) for r in orows) for i in range(len(ohead))]
         orows_txt = ["  ".join(c.ljust(w) for c, w in zip(r, ow, strict=True)).rstrip() for r in orows]
         lines += orows_txt[:1] + ["  ".join("-" * w for w in ow)] + orows_txt[1:]
-        fr = self.meta.get("fit_range")
-        lines.append(f"\norders in h = {self.meta.get('h_name', 'h_T')}" + (f", fitted over T = {fr[0]}..{fr[1]}" if fr else "")
-                     + "; 'local' is the order between neighbouring T; the raw slope against T sits below the order at "
-                       "moderate T (h_T carries log T, the theorems polylog factors)")
+        lines.append("\n" + start_footer(self.meta))
         lines += ["", self._polylog_table()]
         return "\n".join(lines)
 
@@ -161,45 +159,12 @@ class RatesResult(TidyResult):
         return (order.index(s) if s in order else 99, metrics.index(m) if m in metrics else 99)
 
     def plot(self, path) -> None:
-        """Log-log error against T and against total NFE, reference slopes drawn in."""
-        import matplotlib
+        """Write the convergence figure (:func:`accnum.plot.convergence`: error against T and
+        against total NFE, claimed orders as reference slopes in the axis' variable) as a PNG
+        to a path or a binary file; matplotlib's backend is left as it is."""
+        from .. import plot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        metrics = self._metrics()
-        fig, axes = plt.subplots(2, len(metrics), figsize=(4.6 * len(metrics), 8), squeeze=False)
-        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-        samplers = self.meta.get("samplers", sorted({r["sampler"] for r in self.records}))
-        for j, metric in enumerate(metrics):
-            for i, s in enumerate(samplers):
-                rs = [r for r in self.records if r["sampler"] == s and r["metric"] == metric
-                      and r["estimate"] is not None and math.isfinite(r["estimate"]) and r["estimate"] > 0]
-                if not rs:
-                    continue
-                c = colours[i % len(colours)]
-                T = np.array([r["T"] for r in rs], dtype=float)
-                e = np.array([r["estimate"] for r in rs])
-                se = np.array([r["stderr"] for r in rs])
-                nfe = np.array([r["nfe"] for r in rs], dtype=float)
-                h = np.array([r["h"] for r in rs])
-                o = next((o for o in self.orders if o["sampler"] == s and o["metric"] == metric), None)
-                lab = s if o is None or not math.isfinite(o["order"]) else f"{s} (p = {o['order']:.2f})"
-                axes[0, j].errorbar(T, e, yerr=se, marker="o", ms=4, color=c, label=lab, capsize=2)
-                axes[1, j].plot(nfe, e, marker="o", ms=4, color=c, label=s)
-                if o is not None and o["claimed"] is not None:
-                    ref = e[-1] * (h / h[-1]) ** o["claimed"]
-                    axes[0, j].plot(T, ref, ls="--", lw=1, color=c, alpha=0.6)
-            axes[0, j].set(xscale="log", yscale="log", xlabel="T (steps)", ylabel=metric, title=f"{metric} vs T")
-            axes[1, j].set(xscale="log", yscale="log", xlabel="total score evaluations (NFE)", ylabel=metric,
-                           title=f"{metric} vs NFE")
-            axes[0, j].legend(fontsize=7)
-            axes[1, j].legend(fontsize=7)
-        fig.suptitle(f"{self.meta.get('target', '')}, {self.meta.get('schedule', '')}: dashed = claimed order in h, "
-                     "anchored at the largest T", fontsize=9)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        plot.save_png(plot.convergence(self), path)
 
 
 def _nfe(sampler, target, sched) -> int:
@@ -305,9 +270,11 @@ def convergence(target, samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts=DEFAULT
     orders = fit_orders(records, [(s, m.name) for s, ms in plan for m in ms], frange, polylog_p)
     meta = {"target": records[0]["target"] if records else "", "schedule": first.describe().replace(f"T={Ts[0]}", "T"),
             "schedule_name": sched_name, "Ts": Ts, "samplers": [s.name for s, _ in plan], "seed": seed, "init": init,
-            "h_name": "c1 log T / T" if sched_name == "li2024" else "1/T", "score": model.describe(), **versions(),
-            "backend": backend, "fit_range": list(frange) if frange else None, "polylog_p": polylog_p}
-    return RatesResult(records, orders, meta, {"seconds": time.perf_counter() - t_start})
+            "h_name": {"li2024": "c1 log T / T", "custom": "Schedule.h"}.get(sched_name, "1/T"), "score": model.describe(),
+            **versions(), "backend": backend, "fit_range": list(frange) if frange else None, "polylog_p": polylog_p}
+    result = RatesResult(records, orders, meta, {"seconds": time.perf_counter() - t_start})
+    annotate_start(result, tg, factory, Ts, init)   # the start's own error, and a warning where it is close
+    return result
 
 
 def fit_orders(records, pairs, frange=None, polylog_p="claimed") -> list[dict]:

@@ -87,47 +87,11 @@ class SensitivityResult(TidyResult):
         return "\n".join(lines)
 
     def plot(self, path) -> None:
-        """Error against eps_score per sampler (one line per eps_Jacobi), and heat maps."""
-        import matplotlib
+        """Write the sensitivity figure (:func:`accnum.plot.sensitivity`) as a PNG to a path
+        or a binary file; matplotlib's backend is left as it is."""
+        from .. import plot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        samplers = self.meta["samplers"]
-        ejs = sorted({r["eps_jacobi_requested"] for r in self.records})
-        ess = sorted({r["eps_score_requested"] for r in self.records})
-        heat = len(ejs) > 1 and len(ess) > 1
-        fig, axes = plt.subplots(1 + heat, len(samplers), figsize=(4.8 * len(samplers), 4.2 * (1 + heat)), squeeze=False)
-        for j, s in enumerate(samplers):
-            ax = axes[0, j]
-            for ej in ejs:
-                rs = [r for r in self.records if r["sampler"] == s and r["eps_jacobi_requested"] == ej
-                      and r["estimate"] is not None and math.isfinite(r["estimate"])]
-                pos = [r for r in rs if r["eps_score"] > 0]
-                zero = [r for r in rs if r["eps_score"] == 0]
-                if pos:
-                    ax.errorbar([r["eps_score"] for r in pos], [r["estimate"] for r in pos],
-                                yerr=[r["stderr"] for r in pos], marker="o", ms=4, capsize=2, label=f"eps_J = {ej:g}")
-                if zero:
-                    ax.axhline(zero[0]["estimate"], ls=":", color="grey", lw=1)
-            metric = next((r["metric"] for r in self.records if r["sampler"] == s), "")
-            ax.set(xscale="log", yscale="log", xlabel="eps_score (measured)", ylabel=metric,
-                   title=f"{s}: error vs eps_score (dotted: exact score)")
-            ax.legend(fontsize=7)
-            if heat:
-                grid = np.full((len(ejs), len(ess)), np.nan)
-                for r in self.records:
-                    if r["sampler"] == s and r["estimate"] is not None and math.isfinite(r["estimate"]) and r["estimate"] > 0:
-                        grid[ejs.index(r["eps_jacobi_requested"]), ess.index(r["eps_score_requested"])] = math.log10(r["estimate"])
-                im = axes[1, j].imshow(grid, origin="lower", aspect="auto", cmap="viridis")
-                axes[1, j].set(xticks=range(len(ess)), xticklabels=[f"{e:g}" for e in ess],
-                               yticks=range(len(ejs)), yticklabels=[f"{e:g}" for e in ejs],
-                               xlabel="eps_score", ylabel="eps_Jacobi", title=f"{s}: log10 {metric}")
-                fig.colorbar(im, ax=axes[1, j])
-        fig.suptitle(f"{self.meta['target']}, {self.meta['schedule']}, kind {self.meta['kind']}", fontsize=9)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        plot.save_png(plot.sensitivity(self), path)
 
 
 def sensitivity(target, samplers, schedule, eps_scores, eps_jacobis=(0.0,), kind: str = "smooth", metric=None,

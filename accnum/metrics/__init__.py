@@ -6,6 +6,8 @@ metric         samplers                            how
 ``tv``, ``kl`` deterministic, any d                change of variables (:mod:`.exact`)
 ``path-kl``    stochastic (Gaussian kernels), d<=3  exact posterior + Gauss–Hermite (:mod:`.path_kl`)
 ``grid-tv``    deterministic 1-D; stochastic d<=2  grid push / propagation (:mod:`.grid`)
+``marginal-``  any (stochastic: d<=2)              ``tv`` for maps, ``grid-tv`` for kernels
+``tv``                                             (:mod:`.marginal`)
 ``gauss-*``    any, Gaussian targets (K = 1)       closed forms (:mod:`.gaussian`)
 ``sliced-w2``, any, any d                          samples vs exact draws (:mod:`.samples`)
 ``energy``,
@@ -25,6 +27,7 @@ from .. import _checks
 from ..samplers import get as get_sampler
 from . import exact as _exact_module  # noqa: F401  (registers tv, kl)
 from . import gaussian as _gaussian_module  # noqa: F401  (registers gauss-*)
+from . import marginal as _marginal_module  # noqa: F401  (registers marginal-tv)
 from . import samples as _samples_module  # noqa: F401  (registers the sample metrics)
 from .base import Estimate, NonInvertibleMap
 from .exact import exact

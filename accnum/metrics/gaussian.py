@@ -283,9 +283,11 @@ _COMMON = dict(compute=_compute, needs=("jacobian", "deterministic", "gaussian-t
                how="mean and covariance of Y_1 propagated exactly through the affine steps (any d; an isotropic "
                    "target with its exact score by the 1-D reduction, O(T))")
 GAUSS_KL = registry._builtin(registry.Metric("gauss-kl", "KL(p_{Y_1} || q_1) in closed form (Gaussian targets)",
-                                             rank=10, claim=registry.claim_kl, **_COMMON))
+                                             rank=10, claim=registry.claim_kl, extra={"start_floor": "kl"},
+                                             **_COMMON))
 GAUSS_W2 = registry._builtin(registry.Metric("gauss-w2", "2-Wasserstein distance in closed form (Gaussian targets)",
                                              rank=11, **_COMMON))
 GAUSS_TV = registry._builtin(registry.Metric("gauss-tv", "total variation in closed form (Gaussian targets: 1-D, or "
                                              "isotropic N(mu, v I) in any d)", rank=12, claim=registry.claim_tv,
+                                             extra={"start_floor": "tv"},
                                              **{**_COMMON, "requirement": _tv_requirement}))

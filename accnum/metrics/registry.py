@@ -205,7 +205,7 @@ def rank(metric: str) -> int:
 
 
 # --------------------------------------------- how a claimed order translates (docs/math/orders.md#claims)
-TV_LIKE = ("tv", "grid-tv", "gauss-tv")
+TV_LIKE = ("tv", "grid-tv", "gauss-tv", "marginal-tv")
 KL_LIKE = ("kl", "gauss-kl")
 
 

@@ -52,14 +52,22 @@ def _extent(target, sched, d, init):
 
 
 # ----------------------------------------------------------------- deterministic, 1-D
-def _pushed_tv(target, sampler, sched, G, init, model):
+def pushed(target, sampler, sched, G, init, model, record=None):
+    """A deterministic sampler's map on ``G`` starting points (1-D): ``(x, cdf_pi, y)``, the
+    points, the CDF of ``pi_T`` at them and their images ``y = F(x)``; ``record(y)`` sees the
+    points before the first step and after every step."""
     lo, hi = _extent(target, sched, 1, init)
     x = np.linspace(lo[0], hi[0], G)
     if init == "gaussian":
         cdf_pi = ndtr(x)
     else:
         cdf_pi = target.diffused(sched.alpha_bar[sched.T]).cdf(x)
-    y = integrate(sampler, model, sched, x[:, None].copy(), 1)[:, 0]
+    y = integrate(sampler, model, sched, x[:, None].copy(), 1, record=record)[:, 0]
+    return x, cdf_pi, y
+
+
+def _pushed_tv(target, sampler, sched, G, init, model):
+    x, cdf_pi, y = pushed(target, sampler, sched, G, init, model)
     if np.any(np.diff(y) <= 0):
         raise NonInvertibleMap(f"{sampler.name} on {sched.describe()}: the map is not increasing on the grid; grid TV undefined")
     cdf_q = target.diffused(sched.alpha_bar[1]).cdf(y)
@@ -217,6 +225,16 @@ class _Grid:
 
 
 def _propagate_tv(target, sampler, sched, G, init, model, compiled=None):
+    grid, p = propagate(target, sampler, sched, G, init, model, compiled)
+    q1 = target.diffused(sched.alpha_bar[1]).pdf(grid.points).reshape(grid.shape)
+    mass = grid.integrate(p)
+    return 0.5 * grid.integrate(np.abs(p - q1)) + 0.5 * abs(1.0 - mass), 1.0 - mass
+
+
+def propagate(target, sampler, sched, G, init, model, compiled=None, on_step=None):
+    """The density of a kernel sampler's ``Y_1`` as point values on a ``G^d`` grid (see the
+    module doc): ``(grid, p)``.  ``on_step(t, p)``, when given, sees the density of ``Y_T``
+    (``t = T``) and then of ``Y_{t-1}`` after every step ``t``."""
     d = target.d
     lo, hi = _extent(target, sched, d, init)
     grid = _Grid(lo, hi, G)
@@ -225,6 +243,8 @@ def _propagate_tv(target, sampler, sched, G, init, model, compiled=None):
     else:
         p = target.diffused(sched.alpha_bar[sched.T]).pdf(grid.points)
     p = p.reshape(grid.shape)
+    if on_step is not None:
+        on_step(sched.T, p)
     push = _Preimages(compiled, sampler, sched, grid) if compiled is not None else None
     restart = True   # compiled: start the Newton solves afresh (first step, or after a failed one)
     for t in range(sched.T, 1, -1):
@@ -254,9 +274,9 @@ def _propagate_tv(target, sampler, sched, G, init, model, compiled=None):
                     f"space) is narrower than 0.8 grid cells ({float(np.max(grid.delta)):.3g}); use a finer grid (larger G)"
                 ) from None
             p = _quadrature_step(p, grid, sampler, t, sched, model, v1)
-    q1 = target.diffused(sched.alpha_bar[1]).pdf(grid.points).reshape(grid.shape)
-    mass = grid.integrate(p)
-    return 0.5 * grid.integrate(np.abs(p - q1)) + 0.5 * abs(1.0 - mass), 1.0 - mass
+        if on_step is not None:
+            on_step(t - 1, p)
+    return grid, p
 
 
 def grid_tv(target, sampler, schedule, G: int | None = None, init: str = "gaussian", score=None,
@@ -336,6 +356,6 @@ def _compute(req, names):
 GRID_TV = registry._builtin(registry.Metric(
     "grid-tv", "marginal total variation of Y_1 against q_1 on a grid (refinement error)", _compute, max_d=2,
     needs=("deterministic",), rank=3, claim=registry.claim_tv, default_for=lambda kind, d: kind == "sde" and d == 1,
-    requirement=_requirement,
+    requirement=_requirement, extra={"start_floor": "tv"},
     how="deterministic samplers (1-D): a fine grid pushed through the map; stochastic (d <= 2): the density "
         "propagated on a grid (FFT convolutions, Newton push-forward of the mean map)"))

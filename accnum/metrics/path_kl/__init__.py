@@ -139,7 +139,7 @@ def _compute(req, names):
 PATH_KL = registry._builtin(registry.Metric(
     "path-kl", "KL(q_{1:T} || p_{1:T}) of the whole path, the quantity the proofs bound", _compute, kinds=("sde",),
     max_d=MAX_D, needs=("kernel", "deterministic"), default_n=2000, min_n=10, adaptive=True, rank=2,
-    claim=registry.claim_path_kl, default_for=lambda kind, d: kind == "sde" and d <= MAX_D,
+    claim=registry.claim_path_kl, default_for=lambda kind, d: kind == "sde" and d <= MAX_D, extra={"start_floor": "kl_qp"},
     memory=lambda n, target, backend: memory_check(n, target, backend),
     how="exact pairs (X_{t-1}, X_t), exact posterior by Bayes' rule, the sampler's one-step kernel (Gauss-Hermite "
         "over the intermediate point), E_q[r - 1 - log r] per step"))
