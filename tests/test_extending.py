@@ -315,3 +315,14 @@ def test_records_carry_provenance_and_a_rerun_gives_the_same_bytes():
     assert json.dumps(ja) == json.dumps(jb)
     custom = convergence(accnum.GaussianMixture([1.0], [[0.5]], [0.4]), ["ddim-li"], Ts=[20, 40], metric="tv", n=64)
     assert custom.records[0]["target"] == "custom" and len(custom.records[0]["target_hash"]) == 20
+
+
+def test_check_answers_for_every_builtin_sampler():
+    """samplers.check asks every registered metric which dimensions it applies to, with a
+    stand-in target of only d and K: a metric whose requirement reads more (gauss-tv's
+    isotropy in d > 1) must still answer, not raise."""
+    for name in samplers.names(builtin_only=True):
+        rep = samplers.check(samplers.get(name))
+        assert name in str(rep)
+        if samplers.get(name).facts.kind == "ode" and rep.traces:
+            assert rep.metrics["gauss-tv"] == "for any d (Gaussian targets, K = 1)", name

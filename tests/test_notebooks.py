@@ -1,6 +1,6 @@
 """The teaching notebooks (issue 13, item 3), checked as files: stored executed, without errors,
 reading ACCNUM_FAST, explained between cells; the exercise has its solution.  Executing them is
-``ACCNUM_FAST=1 pytest --nbmake notebooks/`` (docs/testing.md)."""
+``ACCNUM_FAST=1 pytest --nbmake docs/teaching`` (docs/teaching/index.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pathlib
 import nbformat
 import pytest
 
-FOLDER = pathlib.Path(__file__).resolve().parents[1] / "notebooks"
+FOLDER = pathlib.Path(__file__).resolve().parents[1] / "docs" / "teaching"
 NOTEBOOKS = sorted(FOLDER.glob("*.ipynb"))
 TOPICS = ("quickstart", "probability-flow", "local-vs-global", "convergence", "ode-vs-sde", "score-error",
           "exercise-own-sampler", "exercise-solution")

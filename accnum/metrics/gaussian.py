@@ -265,7 +265,8 @@ def _requirement(sampler, target):
 
 
 def _tv_requirement(sampler, target):
-    if target.d > 1 and target.K == 1 and _isotropic_variance(target) is None:
+    # a stand-in with only d and K (samplers.check asks which dimensions apply) is taken as isotropic
+    if target.d > 1 and target.K == 1 and hasattr(target, "kind") and _isotropic_variance(target) is None:
         return (f"metric 'gauss-tv' in d = {target.d} needs an isotropic Gaussian target N(mu, v I); this one has "
                 f"{target.kind} covariances")
     return _requirement(sampler, target)

@@ -31,12 +31,22 @@ FAMILIES = {
     "li-deterministic": "Li et al.'s deterministic samplers",
     "li-stochastic": "Li et al.'s stochastic samplers",
     "peers": "practical peers",
+    "newest": "the newest solvers",
 }
+
+#: the newest solvers practitioners pick (third order, UniPC, DEIS, randomized midpoint)
+NEWEST = ("dpmpp-3m", "dpmpp-3m-corrected", "unipc-2", "unipc-3", "deis-2", "deis-3", "randmid-ode")
+
+#: samplers documented together under one heading of docs/math/samplers.md
+MATH_ANCHOR = {"dpmpp-3m-corrected": "dpmpp-3m", "unipc-2": "unipc", "unipc-3": "unipc", "deis-2": "deis",
+               "deis-3": "deis"}
 
 
 def family_of(facts) -> str:
     """A built-in sampler's family: Li et al.'s (the paper's samplers and the authors' README
     forms), by kind; every other built-in sampler is a practical peer."""
+    if facts.name in NEWEST:
+        return "newest"
     li = facts.source.startswith(("Li, Huang", "Efimov et al."))
     if not li:
         return "peers"
@@ -65,7 +75,7 @@ def sampler_facts(family: str) -> str:
     for name in family_members(family):
         f = samplers.get(name).facts
         order = "none" if f.order is None else f"{f.order:g}"
-        rows.append(f"| [`{f.name}`](../math/samplers.md#{f.name}) | {f.kind.upper()} | {f.nfe} | {f.normals} | {order} "
+        rows.append(f"| [`{f.name}`](../math/samplers.md#{MATH_ANCHOR.get(f.name, f.name)}) | {f.kind.upper()} | {f.nfe} | {f.normals} | {order} "
                     f"| `{f.metric}` |")
         sources.append(f"- `{f.name}`: {f.source}." + (f" *{f.note[:1].upper() + f.note[1:]}.*" if f.note else ""))
     return ("\n".join(rows) + "\n\nSources and notes:\n\n" + "\n".join(sources)

@@ -4,8 +4,8 @@
   ``tools/docs/gen.py`` makes of it (sampler facts, measured orders, the metric registry,
   the command-line reference), read from accnum at build time.  On GitHub the marker is an
   invisible comment; on the site it is the table.
-* The nav's ``Teaching`` section lists every page under docs/teaching/ (index first, then by
-  file name); it is left out while there is none.
+* The nav's ``Teaching`` section lists every page and notebook under docs/teaching/ (index
+  first, then by file name); it is left out while there is none.
 * The measured orders (docs/data/measured-orders.json) must match the sampler registry and
   this accnum version, or the build warns (and ``--strict`` fails): rerun
   ``python tools/docs/measure_orders.py``.
@@ -28,7 +28,8 @@ MARKER = re.compile(r"^<!--\s*generate:\s*([\w-]+)((?:[ \t]+[\w.,-]+)*)\s*-->$",
 def on_config(config):
     docs = Path(config["docs_dir"])
     teaching = docs / "teaching"
-    pages = sorted(teaching.rglob("*.md"), key=lambda p: (p.name != "index.md", p.as_posix())) if teaching.is_dir() else []
+    found = [p for pat in ("*.md", "*.ipynb") for p in teaching.rglob(pat)] if teaching.is_dir() else []
+    pages = sorted(found, key=lambda p: (p.name != "index.md", p.as_posix()))
     nav = config["nav"]
     for i, item in enumerate(nav):
         if isinstance(item, dict) and "Teaching" in item:

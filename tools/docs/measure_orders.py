@@ -43,6 +43,12 @@ RUNS = {
         "in) from $Y_T \\sim q_T$, which removes the start's own error (see "
         "[the start-error floor](../case-studies/start-floor.md)).",
     ),
+    "newest": (
+        ["--schedule", "logsnr_uniform", "--init", "exact", "--T", "50,100,200,400"],
+        "Uniform steps in log-SNR (`logsnr_uniform`, $h = 1/T$) from $Y_T \\sim q_T$, as for the practical "
+        "peers; `randmid-ode` at one seed (its seed-averaged order is in "
+        "[its case study](../case-studies/randmid-ode.md)).",
+    ),
 }
 
 
