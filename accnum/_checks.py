@@ -82,6 +82,10 @@ def choice(name: str, value, valid) -> str:
     return value
 
 
+#: points beyond this magnitude square past float64's range (|x|^2 > 1e300)
+POINT_LIMIT = 1e150
+
+
 def points(name: str, x, d: int) -> tuple[np.ndarray, bool]:
     """``x`` as an ``(n, d)`` float64 array; the flag says whether a single ``(d,)`` point came in."""
     arr = as_float_array(name, x, ndim=(1, 2))
@@ -92,6 +96,9 @@ def points(name: str, x, d: int) -> tuple[np.ndarray, bool]:
         raise InvalidInput(f"{name} must have {d} columns (the target's dimension), got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise InvalidInput(f"{name} must be finite (no NaN or inf)")
+    if arr.size and np.max(np.abs(arr)) >= POINT_LIMIT:
+        raise InvalidInput(f"{name} has entries of magnitude >= {POINT_LIMIT:g}: the Gaussian quadratic forms "
+                           "overflow float64 there")
     return arr, single
 
 

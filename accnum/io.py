@@ -97,6 +97,12 @@ class Outputs:
 
     def __init__(self):
         self._items: list[tuple[str, bytes]] = []
+        self._stale: list[str] = []
+
+    def remove(self, path) -> None:
+        """A file of the set that this run does not make (a plot skipped by --no-plot): removed by
+        :meth:`commit` with the others written, so no old file is left beside new ones."""
+        self._stale.append(os.path.abspath(os.fspath(path)))
 
     def add(self, path, data: bytes) -> None:
         self._items.append((os.path.abspath(os.fspath(path)), bytes(data)))
@@ -124,6 +130,9 @@ class Outputs:
             try:
                 for tmp, path in temps:
                     os.replace(tmp, path)
+                for path in self._stale:
+                    if os.path.isfile(path):
+                        os.unlink(path)
             finally:
                 _release_signals(held)
         except BaseException as err:

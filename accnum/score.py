@@ -43,6 +43,7 @@ from typing import Any, NamedTuple
 import numba
 import numpy as np
 
+from . import _checks
 from .errors import InvalidInput, InvalidType, MissingCapability
 from .tangent import Tangent
 
@@ -187,9 +188,13 @@ class ExactScore(ScoreModel):
         self.target = resolve(target)
 
     def score(self, alpha_bar, x):
+        if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[1] != self.target.d:
+            x = _checks.points("x", x, self.target.d)[0]    # an (n, d) array, or one line on what x is
         return self.target.diffused(alpha_bar)._score_and_parts(x)[0]
 
     def score_and_jacobian(self, alpha_bar, x):
+        if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[1] != self.target.d:
+            x = _checks.points("x", x, self.target.d)[0]    # an (n, d) array, or one line on what x is
         return self.target.diffused(alpha_bar)._score_and_jacobian(x)
 
     def compiled(self, evaluations):

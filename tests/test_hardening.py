@@ -540,3 +540,53 @@ def test_a_users_score_with_a_wrong_answer_is_named(model, fragment):
         accnum.sample(G, "ddim-li", S, n=5, score=model)
     msg = _one_line(err.value)
     assert fragment in msg and type(model).__name__ in msg
+
+
+# ---------------------------------------------------------------- found by the fuzz campaign (second round)
+@pytest.mark.parametrize("call,err,words", [
+    (lambda: schedules.cosine(10, max_beta="x"), InvalidType, "max_beta"),
+    (lambda: schedules.cosine(10, max_beta=-1), InvalidInput, "max_beta"),
+    (lambda: schedules.linear(10, train_steps=10**30), TooLarge, "train_steps"),
+    (lambda: schedules.Schedule("x", [0.0, 0.1, 0.2], 0.5, params=5), InvalidType, "params"),
+    (lambda: targets.get("gmm1d").sample(10**20), TooLarge, "n = "),
+    (lambda: targets.get("gmm1d").to_json(path=5), InvalidType, "path"),
+    (lambda: targets.get("gmm1d").score(np.array([[1e200]])), InvalidInput, "magnitude"),
+    (lambda: targets.get("gmm1d").posterior(np.zeros((1, 1)), 0.5, 1.5), InvalidInput, "alpha_bar_prev"),
+    (lambda: ExactScore(targets.get("gmm1d")).score(0.5, np.zeros((2, 2))), InvalidInput, "columns"),
+    (lambda: grid_tv("gmm:d=3,K=2", "ddpm-li", schedules.li2024(10), G=4096), InvalidInput, "d <= 2"),
+])
+def test_odd_arguments_are_named(call, err, words):
+    with pytest.raises(err, match=words) as info:
+        call()
+    assert "\n" not in str(info.value)
+
+
+def test_exact_score_takes_array_likes():
+    tg = targets.get("gmm1d")
+    assert np.array_equal(ExactScore(tg).score(0.5, [[1.0]]), ExactScore(tg).score(0.5, np.array([[1.0]])))
+
+
+def test_sample_metrics_arguments():
+    from accnum.metrics import sample_metrics
+
+    tg = targets.get("gmm1d")
+    x = tg.sample(200)
+    for bad, err in [(dict(projections=0), InvalidInput), (dict(projections="x"), InvalidType),
+                     (dict(metrics=("tv",)), InvalidInput), (dict(metrics=5), InvalidType)]:
+        with pytest.raises(err):
+            sample_metrics(x, tg, **bad)
+    assert set(sample_metrics(x, tg, metrics="w1")) == {"w1"}
+
+
+def test_c0_message_is_one_short_line(capsys):
+    assert main(["rates", "--c0", "1e308", "--T", "10,20"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and len(err) < 200 and "c0 = 1e+308" in err
+
+
+def test_no_plot_removes_the_old_plot(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(_RATES) == 0
+    assert (tmp_path / "out" / "rates.png").exists()
+    assert main(_RATES + ["--no-plot"]) == 0
+    assert sorted(os.listdir(tmp_path / "out")) == ["rates.csv", "rates.json"]

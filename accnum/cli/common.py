@@ -120,6 +120,8 @@ def write_outputs(res, outputs: tuple[str, str | None], stem: str, args) -> None
         res.plot(buf)
         out.add(os.path.join(out_dir, f"{stem}.png"), buf.getvalue())
         wrote.append(f"{stem}.png")
+    else:   # an old plot would not show these numbers
+        out.remove(os.path.join(out_dir, f"{stem}.png"))
     out.commit()
     print(f"\nwrote {', '.join(wrote)} to {out_dir}" + (f" and {args.json}" if args.json else "")
           + f" ({res.timing['seconds']:.1f} s)")

@@ -19,7 +19,7 @@ from .. import _checks
 from ..targets import resolve as resolve_target
 from . import registry
 from .base import Estimate
-from ..errors import InvalidInput
+from ..errors import InvalidInput, InvalidType
 
 _REF_STREAM = 2**32 - 2   # counter stream of the reference draws of q_1
 
@@ -74,8 +74,16 @@ def sample_metrics(x, target, alpha_bar: float = None, seed: int = 0, projection
     if n < 5 * batches:
         raise InvalidInput(f"x must hold at least {5 * batches} samples for standard errors over {batches} batches, got {n}")
     seed = _checks.seed(seed)
+    projections = _checks.integer("projections", projections, minimum=1)
+    valid = ("sliced-w2", "energy", "w1", "ks") if d == 1 else ("sliced-w2", "energy")
     if metrics is None:
-        metrics = ("sliced-w2", "energy", "w1", "ks") if d == 1 else ("sliced-w2", "energy")
+        metrics = valid
+    else:
+        metrics = (metrics,) if isinstance(metrics, str) else metrics
+        if not isinstance(metrics, (list, tuple)) or not metrics:
+            raise InvalidType(f"metrics must be a name or a list of names from {', '.join(valid)}")
+        for m in metrics:
+            _checks.choice("metrics", m, valid)
     y = q._sample_stream(n, seed, _REF_STREAM)
     out = {}
     if "sliced-w2" in metrics:

@@ -176,6 +176,8 @@ class GaussianStepSampler(Sampler):
         """``m_t(u)``, the step's mean."""
         raise NotImplementedError
 
+    checked_mean_map = KernelSampler.checked_mean_map
+
     def moments(self, t: int, y, model, sched):  # pragma: no cover - abstract
         """``(m_t(y), L_t(y))``: the step's mean ``(n, d)`` and covariance factor ``(n, d, d)``."""
         raise NotImplementedError

@@ -36,6 +36,8 @@ class Schedule:
             raise InvalidInput("beta must be a 1-D array [0, beta_1, ..., beta_T] with T >= 2")
         if not np.all(np.isfinite(beta)) or np.any(beta[1:] <= 0) or np.any(beta[1:] >= 1):
             raise InvalidInput(f"schedule {name!r}: every beta_t must lie in (0, 1)")
+        if params is not None and not isinstance(params, dict):
+            raise InvalidType(f"params must be a dict of the schedule's parameters, got {type(params).__name__}")
         self.name, self.h, self.params = name, float(h), dict(params or {})
         self.beta = beta
         self.alpha = 1.0 - beta
@@ -115,7 +117,7 @@ def li2024(T: int, c0: float = 2.0, c1: float = 4.0) -> Schedule:
     c1 = _checks.real("c1", c1, low=0.0, low_open=True)
     h = c1 * math.log(T) / T
     if c0 * math.log(T) > _LOG_TINY:
-        raise InvalidInput(f"c0 = {c0:g} is too large for T = {T}: beta_1 = T^-c0 = 10^{-c0 * math.log10(T):.0f} "
+        raise InvalidInput(f"c0 = {c0:g} is too large for T = {T}: beta_1 = T^-c0 = 10^{-c0 * math.log10(T):.4g} "
                            f"underflows float64 (needs c0 log T <= {_LOG_TINY:.0f}, i.e. c0 <= {_LOG_TINY / math.log(T):.4g})")
     if h >= 1.0:
         raise InvalidInput(f"T = {T} is too small for c1 = {c1}: beta = c1 log T / T = {h:.3g} must be < 1")
@@ -134,6 +136,7 @@ def linear(T: int, beta_start: float = 1e-4, beta_end: float = 0.02, train_steps
     beta_start = _checks.real("beta_start", beta_start, low=0.0, high=1.0, low_open=True, high_open=True)
     beta_end = _checks.real("beta_end", beta_end, low=0.0, high=1.0, low_open=True, high_open=True)
     N = _checks.integer("train_steps", train_steps, minimum=2)
+    _memory.require(8.0 * 3 * N, f"the {N} training steps' alpha_bar", f"train_steps = {N}")
     if T > N:
         raise InvalidInput(f"T must be <= train_steps = {N} for the respaced linear schedule, got {T}")
     train_ab = np.cumprod(1.0 - np.linspace(beta_start, beta_end, N))
@@ -147,6 +150,7 @@ def cosine(T: int, s: float = 0.008, max_beta: float = 0.999) -> Schedule:
     ``f(t) = cos(((t/T + s)/(1 + s)) pi/2)^2``, betas clipped at 0.999."""
     T = _T(T)
     s = _checks.real("s", s, low=0.0, low_open=True)
+    max_beta = _checks.real("max_beta", max_beta, low=0.0, high=1.0, low_open=True, high_open=True)
     f = np.cos((np.arange(T + 1) / T + s) / (1 + s) * math.pi / 2) ** 2
     beta = np.minimum(1.0 - f[1:] / f[:-1], max_beta)
     return Schedule("cosine", np.concatenate([[0.0], beta]), 1.0 / T, {"s": s})

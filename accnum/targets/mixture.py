@@ -234,6 +234,7 @@ class GaussianMixture:
         """``n`` exact draws, shape ``(n, d)``; a pure function of ``(seed, n)``
         through the counter-based generator of :mod:`accnum.noise`."""
         n = _checks.integer("n", n, minimum=1)
+        _memory.require(8.0 * n * (2 * self.d + 2), f"{n} draws in d = {self.d}", f"n = {n}")
         return self._sample_stream(n, _checks.seed(seed), SAMPLE_STREAM)
 
     def _sample_stream(self, n: int, seed: int, step: int, slot: int = 0) -> np.ndarray:
@@ -274,6 +275,7 @@ class GaussianMixture:
         them for ``(n, d)`` points.
         """
         a = _checks.real("alpha_t", alpha_t, low=0.0, high=1.0, low_open=True, high_open=True)
+        alpha_bar_prev = _checks.real("alpha_bar_prev", alpha_bar_prev, low=0.0, high=1.0, low_open=True)
         prior = self.diffused(alpha_bar_prev)
         x, single = _checks.points("x_t", x_t, self.d)
         beta = 1.0 - a
@@ -304,6 +306,8 @@ class GaussianMixture:
     def to_json(self, path: str | os.PathLike | None = None) -> str:
         """The target file's JSON text (docs/math/mixtures.md#target-file); written to ``path`` when one is given."""
         text = json.dumps(self.to_dict())
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise InvalidType(f"path must be a file path (str or os.PathLike), got {type(path).__name__}")
         if path is not None:
             from ..io import write_atomic
 

@@ -310,6 +310,11 @@ def grid_tv(target, sampler, schedule, G: int | None = None, init: str = "gaussi
     if isinstance(sampler, GaussianStepSampler):
         compiled = None
     model = batch_model(model, target.d, backend)
+    if sampler.facts.kind == "ode" and d != 1:    # the dimension before the memory: no G makes it fit
+        raise InvalidInput(f"grid-tv for deterministic samplers is one-dimensional; this target has d = {d} "
+                           "(use the exact tv metric)")
+    if d > 2:
+        raise InvalidInput(f"grid-tv needs d <= 2 (the grid has G^d cells); this target has d = {d}")
     if G is not None:
         G = _checks.integer("G", G, minimum=10)
         # the density, its FFT-padded copies (2^d larger, complex) and the preimages: ~ 40 numbers a cell
