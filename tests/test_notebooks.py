@@ -1,6 +1,6 @@
-"""The teaching notebooks (issue 13, item 3), checked as files: stored executed, without errors,
-reading ACCNUM_FAST, explained between cells; the exercise has its solution.  Executing them is
-``ACCNUM_FAST=1 pytest --nbmake docs/teaching`` (docs/teaching/index.md)."""
+"""The teaching notebooks (docs/teaching/), checked as files: stored executed, without errors,
+reading ACCNUM_FAST, explained between cells; the exercise has its solution; and executed top
+to bottom in fast mode (``ACCNUM_FAST=1``), as ``pytest --nbmake docs/teaching`` does."""
 
 from __future__ import annotations
 
@@ -48,3 +48,17 @@ def test_the_exercise_is_open_and_the_solution_solves_it():
     out = lambda nb: "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)  # noqa: E731
     assert "TODO" in src(ex) and "TODO" not in src(sol)
     assert "not second order yet" in out(ex) and "second order: yes" in out(sol)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_runs_top_to_bottom_in_fast_mode(path, tmp_path, monkeypatch):
+    """Executed as nbmake would (``ACCNUM_FAST=1 pytest --nbmake docs/teaching``), in a scratch
+    folder, so that ``pytest`` alone runs every notebook; outputs are not written back."""
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("ACCNUM_FAST", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors

@@ -23,6 +23,9 @@ from .study_plots import error_panels
 #: what must agree for rows to share a section (besides the axis that varies)
 SHARED = ("schedule_name", "schedule_params", "init", "perturbation", "seed", "n", "target_rse", "backend")
 
+#: before each table: the pages' code-block checker (tools/docs/blocks.py) reads it as output, not code
+_OUTPUT_MARK = "<!-- docs: output — a table written by accnum report -->"
+
 
 @dataclass
 class Section:
@@ -70,12 +73,12 @@ class StudyReport:
         if self.sections:
             titles = [f"{i}. {s.title}" for i, s in enumerate(self.sections, 1)]
             if fmt == "markdown":
-                out += ["Sections:", "", *[f"- {t}" for t in titles], "", "```text", self.summary(), "```", ""]
+                out += ["Sections:", "", *[f"- {t}" for t in titles], "", _OUTPUT_MARK, "```text", self.summary(), "```", ""]
             else:
                 out += [*titles, "", self.summary(), ""]
         for i, s in enumerate(self.sections, 1):
             if fmt == "markdown":
-                out += [f"### {i}. {s.title}", "", "```text", s.result.table(), "```", ""]
+                out += [f"### {i}. {s.title}", "", _OUTPUT_MARK, "```text", s.result.table(), "```", ""]
             else:
                 out += [f"== {i}. {s.title} ==", s.result.table(), ""]
         return "\n".join(out).rstrip() + "\n"

@@ -142,8 +142,9 @@ def _as_means(m1, m2, a, b):
               (("m1", m1), ("m2", m2)))
     if m1.shape != m2.shape or m1.size == 0:
         raise InvalidInput(f"m1 and m2 must be mean vectors of one shape, got {m1.shape} and {m2.shape}")
-    _checks.real("a", a, low=0.0, low_open=True)
-    _checks.real("b", b, low=0.0, low_open=True)
+    # beyond 1e+-100 the ratios and logs of the closed forms leave float64
+    _checks.real("a", a, low=1e-100, high=1e100)
+    _checks.real("b", b, low=1e-100, high=1e100)
     return m1, m2
 
 
