@@ -73,3 +73,26 @@ def test_sample_with_path_writes_the_trajectory(tmp_path, capsys):
     assert np.allclose(data["sigma"], np.sqrt(1 - data["abar"]))
     assert main(["sample", "--path", "--out", str(tmp_path / "x.npy")]) == 2
     assert "--out must name a .npz file with --path" in capsys.readouterr().err
+
+
+def _cache_snapshot(cache):
+    return {p.relative_to(cache).as_posix(): p.read_bytes() for p in sorted(cache.rglob("*")) if p.is_file()}
+
+
+def test_info_warm_fills_the_cache_so_that_rates_does_not_compile(tmp_path):
+    """``accnum info --warm`` on an empty Numba cache compiles into it (index files appear);
+    a following ``accnum rates`` finds every kernel there: it writes no cache file."""
+    cache = tmp_path / "cache"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    warm = subprocess.run([sys.executable, "-m", "accnum.cli", "info", "--warm"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    assert warm.returncode == 0, warm.stderr
+    assert "compiled" in warm.stdout and "rates ddim-li" in warm.stdout and "sample_body" in warm.stdout
+    before = _cache_snapshot(cache)
+    assert any(name.endswith(".nbi") for name in before) and any(name.endswith(".nbc") for name in before)
+    rates = subprocess.run([sys.executable, "-m", "accnum.cli", "rates", "--T", "10,20", "--n", "256", "--no-plot",
+                            "--out", str(tmp_path / "out")], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert rates.returncode == 0, rates.stderr
+    after = _cache_snapshot(cache)
+    assert sorted(set(after) - set(before)) == []
+    assert [name for name in before if after[name] != before[name]] == []

@@ -10,6 +10,9 @@ from .registry import Command
 
 
 def _info_args(p):
+    p.add_argument("--warm", action="store_true",
+                   help="also compile, into Numba's cache, every cpu kernel the default commands (rates, sample, "
+                        "sensitivity) need, so that their first run does not compile")
     backend_arg(p, computes=False)
 
 
@@ -36,6 +39,22 @@ def _info(args):
                               "none": f"not usable: {why}"}[state]),
             ("backend auto", f"-> {kernels.resolve_backend('auto')}")]
     print_table(rows)
+    if args.warm:
+        _warm()
+
+
+def _warm():
+    import sys
+    import time
+
+    from tqdm import tqdm
+
+    from . import build_parser
+    from .warm import report, warm
+
+    t0 = time.perf_counter()
+    done = warm(build_parser(), lambda tasks: tqdm(tasks, unit="task", file=sys.stderr, disable=None, leave=False))
+    report(done, time.perf_counter() - t0)
 
 
 def _samplers_args(p):
@@ -108,8 +127,10 @@ def _check(args):
 
 
 COMMANDS = [
-    Command("info", "versions and usable backends", "Print the versions of accnum and its compilers, and which backends "
-            "can run here (CUDA device, simulator or none).", _info_args, _info),
+    Command("info", "versions and usable backends (--warm: compile the kernels ahead of time)", "Print the versions of "
+            "accnum and its compilers, and which backends can run here (CUDA device, simulator or none).  With --warm, "
+            "also compile every cpu kernel the default commands need into Numba's on-disk cache (NUMBA_CACHE_DIR), so "
+            "that their first run loads instead of compiling.", _info_args, _info),
     Command("samplers", "list the samplers and their facts", "List every registered sampler with its facts (built-in, "
             "registered, and installed through the accnum.samplers entry points).", _samplers_args, _samplers),
     Command("targets", "list the built-in targets (--show NAME: one as JSON)", "List the built-in targets, or print one "

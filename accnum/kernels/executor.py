@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numba
+import numpy as np
 
 from ..noise import normal_one, sample_key
 from .layout import OPTS, layout, take
@@ -176,7 +177,7 @@ def map_row(score, score_jac, prog, sp, sc, row, i0, L, P, jac):
     for a in range(P.shape[0]):
         for l in range(L):
             sym[0, a, l] = P[a, l]
-    begin(sc, 0, 0, L, jac)
+    begin(sc, np.int64(0), np.int64(0), L, jac)
     run_rows(score, score_jac, prog, sp, sc, i0, L, row, row + 1, jac)
 
 

@@ -52,7 +52,7 @@ def sample_body(i0, L, n, buf, score, score_jac, args):
             run_rows(score, score_jac, prog, sp, sc, i0, L, r, r + 1, jac)
             _record(path, r + 1, sym, i0, L, n)
     else:
-        run_rows(score, score_jac, prog, sp, sc, i0, L, 0, R, jac)
+        run_rows(score, score_jac, prog, sp, sc, i0, L, np.int64(0), R, jac)
     for l in range(L):
         i = i0 + l
         if i < n:

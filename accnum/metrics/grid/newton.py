@@ -111,7 +111,7 @@ def newton_body(i0, L, n, buf, score, score_jac, args):
             X[a, l] = x0[i, a] if i < n else 0.0
     for j in range(x_out.shape[0]):
         row = r0 + j
-        map_row(score, score_jac, prog, sp, sc, row, i0, L, X, 1)
+        map_row(score, score_jac, prog, sp, sc, row, i0, L, X, np.int64(1))
         for l in range(L):
             norm[l] = _norm(sym, Y, l)
             done[l] = 0.0
@@ -153,7 +153,7 @@ def newton_body(i0, L, n, buf, score, score_jac, args):
                 for a in range(d):
                     for l in range(L):
                         Xt[a, l] = X[a, l] - lam[l] * St[a, l]
-                map_row(score, score_jac, prog, sp, sc, row, i0, L, Xt, 1)
+                map_row(score, score_jac, prog, sp, sc, row, i0, L, Xt, np.int64(1))
                 pending = False
                 for l in range(L):
                     if acc[l] == 0.0:

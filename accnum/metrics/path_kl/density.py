@@ -145,7 +145,7 @@ def kernel_logpdf_lanes(score, score_jac, prog, sp, sc, row, i0, L, X, Y, v0, v1
                 z = pts[j, c]
                 for l in range(L):
                     U[a, l] += C[a, c, l] * z
-        map_row(score, score_jac, prog, sp, sc, row, i0, L, U, 0)
+        map_row(score, score_jac, prog, sp, sc, row, i0, L, U, np.int64(0))
         for l in range(L):
             s0, s1 = 0.0, 0.0
             for a in range(d):
