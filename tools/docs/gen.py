@@ -75,7 +75,8 @@ def sampler_facts(family: str) -> str:
     for name in family_members(family):
         f = samplers.get(name).facts
         order = "none" if f.order is None else f"{f.order:g}"
-        rows.append(f"| [`{f.name}`](../math/samplers.md#{MATH_ANCHOR.get(f.name, f.name)}) | {f.kind.upper()} | {f.nfe} | {f.normals} | {order} "
+        anchor = MATH_ANCHOR.get(f.name, f.name)
+        rows.append(f"| [`{f.name}`](../math/samplers.md#{anchor}) | {f.kind.upper()} | {f.nfe} | {f.normals} | {order} "
                     f"| `{f.metric}` |")
         sources.append(f"- `{f.name}`: {f.source}." + (f" *{f.note[:1].upper() + f.note[1:]}.*" if f.note else ""))
     return ("\n".join(rows) + "\n\nSources and notes:\n\n" + "\n".join(sources)
