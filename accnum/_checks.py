@@ -121,3 +121,16 @@ def distinct(name: str, values) -> list:
             raise InvalidInput(f"{name} lists {v!r} more than once")
         seen.add(v)
     return values
+
+
+def increasing(name: str, values, item: str, minimum: int, what: str = "integers") -> list[int]:
+    """``values`` as a non-empty, strictly increasing list of integers ``>= minimum``
+    (a grid of T, of NFE budgets); ``item`` names one entry in messages."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise InvalidType(f"{name} must be a list of {what}")
+    out = [integer(item, v, minimum=minimum) for v in values]
+    if not out:
+        raise InvalidInput(f"{name} must not be empty")
+    if any(b <= a for a, b in zip(out[:-1], out[1:], strict=True)):
+        raise InvalidInput(f"{name} must be strictly increasing, got {out}")
+    return out

@@ -45,14 +45,7 @@ def steps_for_budget(sampler, budget: int) -> int:
 
 
 def _budgets(budgets) -> list[int]:
-    if isinstance(budgets, (str, bytes)) or not hasattr(budgets, "__iter__"):
-        raise InvalidType("budgets must be a list of integers (NFE per sample)")
-    out = [_checks.integer("budget", b, minimum=1) for b in budgets]
-    if not out:
-        raise InvalidInput("budgets must not be empty")
-    if any(b <= a for a, b in zip(out[:-1], out[1:], strict=True)):
-        raise InvalidInput(f"budgets must be strictly increasing, got {out}")
-    return out
+    return _checks.increasing("budgets", budgets, "budget", 1, "integers (NFE per sample)")
 
 
 @dataclass

@@ -53,14 +53,7 @@ def _sampler_list(samplers) -> list:
 
 
 def _resolve_ts(Ts) -> list[int]:
-    if isinstance(Ts, (str, bytes)) or not hasattr(Ts, "__iter__"):
-        raise InvalidType("Ts must be a list of integers")
-    Ts = [_checks.integer("T", T, minimum=2) for T in Ts]
-    if not Ts:
-        raise InvalidInput("Ts must not be empty")
-    if any(b <= a for a, b in zip(Ts[:-1], Ts[1:], strict=True)):
-        raise InvalidInput(f"Ts must be strictly increasing, got {Ts}")
-    return Ts
+    return _checks.increasing("Ts", Ts, "T", 2)
 
 
 def schedule_factory(name: str = "li2024", **params):
