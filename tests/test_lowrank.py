@@ -114,7 +114,7 @@ def test_log_det_lemma_against_slogdet_when_products_leave_the_normal_range(scal
     delta[5, 3] = 0.0
     sign, logabs = np.empty(L), np.empty(L)      # of scale (diag(delta) + U V^T)
     lowrank._log_det(delta * scale, U * scale, V.copy(), r, np.empty((r, r, L)), L, sign, logabs, np.empty(L),
-                     np.empty(L))
+                     np.empty(L), np.empty((r, L)))
     for l in range(3):
         s, la = np.linalg.slogdet(np.diag(delta[:, l]) + U[:, :, l].T @ V[:, :, l])
         assert sign[l] == s and logabs[l] == pytest.approx(la + d * np.log(scale), rel=1e-12)

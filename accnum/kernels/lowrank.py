@@ -151,16 +151,17 @@ def _evaluate(score_lr, sp, q, i0, L, pt, out, D, A, B, ws, pdl, pU, pV, pvid, r
 
 
 #: coordinates whose |delta| are multiplied before one logarithm is taken
-CHUNK = 8
+CHUNK = 16
 
 
 @numba.njit(**OPTS)
-def _log_det(pdl, pU, pV, r, G, L, sign_out, logabs_out, prod, inv):
+def _log_det(pdl, pU, pV, r, G, L, sign_out, logabs_out, prod, inv, u):
     """``log|det(diag(pdl) + pU pV^T)|`` and its sign per lane, by the determinant lemma
-    (overwrites ``pU``; ``prod``, ``inv`` (L,) scratch).  One pass over the coordinates:
-    ``sum log|delta_a|`` as the log of products of :data:`CHUNK` factors (a chunk whose product
-    leaves the normal range takes its factors' logs one by one), ``U <- diag(1/delta) U`` and
-    ``G = I + V^T U`` accumulated as it goes."""
+    (``prod``, ``inv`` (L,) and ``u`` (r, L) scratch; the arguments are not changed).  One pass
+    over the coordinates: ``sum log|delta_a|`` as the log of products of :data:`CHUNK` factors (a
+    chunk whose product leaves the normal range takes its factors' logs one by one), and
+    ``G = I + V^T diag(1/delta) U`` accumulated as it goes (the scaled row of ``U`` kept in ``u``,
+    which stays in the first-level cache: nothing is written back to the d-long factors)."""
     d = pdl.shape[0]
     for l in range(L):
         logabs_out[l] = 0.0
@@ -171,30 +172,34 @@ def _log_det(pdl, pU, pV, r, G, L, sign_out, logabs_out, prod, inv):
             for l in range(L):
                 G[i, j, l] = 1.0 if i == j else 0.0
     for a in range(d):
-        for l in range(L):
+        for l in range(L):                 # selects, no branches: the loop stays vector code
             x = pdl[a, l]
             prod[l] *= abs(x)
-            if x < 0.0:
-                sign_out[l] = -sign_out[l]
-            elif x == 0.0:
-                sign_out[l] = 0.0
+            sign_out[l] *= 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
             inv[l] = 1.0 / x
         for j in range(r):
             for l in range(L):
-                pU[j, a, l] *= inv[l]
+                u[j, l] = pU[j, a, l] * inv[l]
         for i in range(r):
             for j in range(r):
                 for l in range(L):
-                    G[i, j, l] += pV[i, a, l] * pU[j, a, l]
+                    G[i, j, l] += pV[i, a, l] * u[j, l]
         if (a + 1) % CHUNK == 0 or a == d - 1:
+            out = 0
             for l in range(L):
                 v = prod[l]
-                if 2.2250738585072014e-308 <= v <= 1.7976931348623157e308:
-                    logabs_out[l] += vlog(v)
-                else:                      # under- or overflow (or a zero): the factors one by one
-                    for b in range(a - (a % CHUNK), a + 1):
-                        w = abs(pdl[b, l])
-                        logabs_out[l] += vlog(w) if w > 0.0 else -np.inf
+                normal = 2.2250738585072014e-308 <= v <= 1.7976931348623157e308
+                lv = vlog(v)
+                logabs_out[l] += lv if normal else 0.0
+                out += 0 if normal else 1
+            if out:                        # under- or overflow (or a zero): those lanes' factors one by one
+                for l in range(L):
+                    v = prod[l]
+                    if not 2.2250738585072014e-308 <= v <= 1.7976931348623157e308:
+                        for b in range(a - (a % CHUNK), a + 1):
+                            w = abs(pdl[b, l])
+                            logabs_out[l] += vlog(w) if w > 0.0 else -np.inf
+            for l in range(L):
                 prod[l] = 1.0
     for l in range(L):
         if r > 0 and sign_out[l] != 0.0:
@@ -242,7 +247,7 @@ def lowrank_body(i0, L, n, buf, score, score_lr, args):
                                 dl[row], U[row], V[row], vid[row], row * (A.shape[1] + 1) + 1, UtB)
         lincomb(sym[P], sym, out_coef[r], P, L)
         ro = _combine(dl, U, V, rk, vid, out_coef[r], P, L, pdl, pU, pV, pvid)
-        _log_det(pdl, pU, pV, ro, G, L, ws[0], ws[1], ws[2], ws[3])    # the workspace's first rows: free between evaluations
+        _log_det(pdl, pU, pV, ro, G, L, ws[0], ws[1], ws[2], ws[3], ws[4:])    # the workspace's first rows: free between evaluations
         for l in range(L):
             ld[l] += ws[1, l]
             if bad[l] == 0.0 and ws[0, l] <= 0.0:
@@ -295,7 +300,7 @@ def prepare(backend: str, target, model, sampler, sched, y0, seed: int, to: int 
     R = max(1, ranks(program, K))
     rows = program.stage_coef.shape[2] + 1
     lanes = 1 if backend == "cuda" else 8      # one AVX-512 vector of lanes; a block stays in L3 even at d = 10^4
-    total, lay = layout(LowRankScratch, sym=(rows, d, lanes), pt=(d, lanes), ws=(max(form.workspace, 4), lanes),
+    total, lay = layout(LowRankScratch, sym=(rows, d, lanes), pt=(d, lanes), ws=(max(form.workspace, 4 + R), lanes),
                         dl=(rows, d, lanes), U=(rows, R, d, lanes), V=(rows, R, d, lanes), pdl=(d, lanes),
                         pU=(R, d, lanes), pV=(R, d, lanes), D=(d, lanes), A=(d, K, lanes), B=(d, K, lanes),
                         UtB=(R, K, lanes), G=(max(R, 2), max(R, 2), lanes), bad=(lanes,), logdet=(lanes,), rk=(rows,),
