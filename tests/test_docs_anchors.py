@@ -143,10 +143,7 @@ def test_slugs_match_mkdocs():
 #: a source file named in a page: accnum/run.py, tests/test_rates.py, examples/my_samplers.py
 CODE_PATH = re.compile(r"(?<![\w/.-])((?:accnum|tests|examples|benchmarks|tools|docs/teaching)/[\w/.-]+\.(?:py|mjs|json|toml))\b")
 #: pages whose file names are not checked yet, and why
-STALE_PAGES = {
-    "docs/backends.md": "being rewritten by the kernel developer for the new kernel layout (accnum/kernels/{layout,executor,"
-                        "sampling,points,...}.py); it still names the old files",
-}
+STALE_PAGES: dict[str, str] = {}
 
 
 def test_code_paths_in_pages_exist():

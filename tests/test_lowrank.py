@@ -101,3 +101,21 @@ def test_route_of_lists_every_sampler():
     got = {n: lowrank.route_of(accnum.samplers.get(n)) for n in accnum.samplers.names()}
     assert got["ddim-li"] == got["accel-ode"] == "O(d)"
     assert got["dpmpp-2m"] == "O(d^3)" and got["ddpm"] == "-"
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-90, 1e120])
+def test_log_det_lemma_against_slogdet_when_products_leave_the_normal_range(scale):
+    # |delta| products of a chunk under- or overflow at these scales: the factors' logs are
+    # then taken one by one; a zero and negative entries give the sign
+    rng = np.random.default_rng(4)
+    d, r, L = 21, 3, 4
+    delta = rng.uniform(0.5, 2.0, (d, L)) * rng.choice([-1.0, 1.0], (d, L))
+    U, V = rng.standard_normal((r, d, L)), rng.standard_normal((r, d, L))
+    delta[5, 3] = 0.0
+    sign, logabs = np.empty(L), np.empty(L)      # of scale (diag(delta) + U V^T)
+    lowrank._log_det(delta * scale, U * scale, V.copy(), r, np.empty((r, r, L)), L, sign, logabs, np.empty(L),
+                     np.empty(L), np.empty((r, L)))
+    for l in range(3):
+        s, la = np.linalg.slogdet(np.diag(delta[:, l]) + U[:, :, l].T @ V[:, :, l])
+        assert sign[l] == s and logabs[l] == pytest.approx(la + d * np.log(scale), rel=1e-12)
+    assert sign[3] == 0.0

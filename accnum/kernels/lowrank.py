@@ -115,68 +115,92 @@ def _combine(dl, U, V, rk, vid, coef, upto, L, pdl, pU, pV, pvid):
 @numba.njit(**OPTS)
 def _evaluate(score_lr, sp, q, i0, L, pt, out, D, A, B, ws, pdl, pU, pV, pvid, r, dl, U, V, vid, new_id, UtB):
     """``out = s(pt)`` and its tangent ``J (diag(pdl) + pU pV^T)`` into ``dl, U, V`` (new right
-    factors get ids ``new_id + k``); returns its rank."""
+    factors get ids ``new_id + k``); returns its rank.  Two passes over the coordinates (``U^T B``,
+    then everything else): at large d the factors do not fit in cache, and each pass streams them."""
     score_lr(sp, q, i0, L, pt, out, D, A, B, ws)
     d, K = A.shape[0], A.shape[1]
     for j in range(r):
         for k in range(K):
             for l in range(L):
                 UtB[j, k, l] = 0.0
-            for a in range(d):
-                for l in range(L):
-                    UtB[j, k, l] += pU[j, a, l] * B[a, k, l]
+    if r > 0:
+        for a in range(d):
+            for j in range(r):
+                for k in range(K):
+                    for l in range(L):
+                        UtB[j, k, l] += pU[j, a, l] * B[a, k, l]
+    for j in range(r):
+        vid[j] = pvid[j]
+    for k in range(K):
+        vid[r + k] = new_id + k
     for a in range(d):
         for l in range(L):
             dl[a, l] = D[a, l] * pdl[a, l]
-    for j in range(r):
-        vid[j] = pvid[j]
-        for a in range(d):
+        for j in range(r):
             for l in range(L):
                 U[j, a, l] = D[a, l] * pU[j, a, l]
                 V[j, a, l] = pV[j, a, l]
-    for k in range(K):
-        vid[r + k] = new_id + k
-        for a in range(d):
+        for k in range(K):
             for l in range(L):
                 U[r + k, a, l] = A[a, k, l]
                 V[r + k, a, l] = pdl[a, l] * B[a, k, l]
-        for j in range(r):
-            for a in range(d):
+            for j in range(r):
                 for l in range(L):
                     V[r + k, a, l] += pV[j, a, l] * UtB[j, k, l]
     return r + K
 
 
+#: coordinates whose |delta| are multiplied before one logarithm is taken
+CHUNK = 16
+
+
 @numba.njit(**OPTS)
-def _log_det(pdl, pU, pV, r, G, L, sign_out, logabs_out):
+def _log_det(pdl, pU, pV, r, G, L, sign_out, logabs_out, prod, inv, u):
     """``log|det(diag(pdl) + pU pV^T)|`` and its sign per lane, by the determinant lemma
-    (overwrites ``pdl`` and ``pU``)."""
+    (``prod``, ``inv`` (L,) and ``u`` (r, L) scratch; the arguments are not changed).  One pass
+    over the coordinates: ``sum log|delta_a|`` as the log of products of :data:`CHUNK` factors (a
+    chunk whose product leaves the normal range takes its factors' logs one by one), and
+    ``G = I + V^T diag(1/delta) U`` accumulated as it goes (the scaled row of ``U`` kept in ``u``,
+    which stays in the first-level cache: nothing is written back to the d-long factors)."""
     d = pdl.shape[0]
     for l in range(L):
         logabs_out[l] = 0.0
         sign_out[l] = 1.0
-    for a in range(d):
-        for l in range(L):
-            v = abs(pdl[a, l])
-            logabs_out[l] += vlog(v) if v > 0.0 else -np.inf
-            if pdl[a, l] < 0.0:
-                sign_out[l] = -sign_out[l]
-            elif v == 0.0:
-                sign_out[l] = 0.0
-    for a in range(d):                     # U <- diag(1/delta) U, once (the factors are not needed after)
-        for l in range(L):
-            pdl[a, l] = 1.0 / pdl[a, l]
-    for j in range(r):
-        for a in range(d):
-            for l in range(L):
-                pU[j, a, l] *= pdl[a, l]
+        prod[l] = 1.0
     for i in range(r):
         for j in range(r):
             for l in range(L):
                 G[i, j, l] = 1.0 if i == j else 0.0
-            for a in range(d):
+    for a in range(d):
+        for l in range(L):                 # selects, no branches: the loop stays vector code
+            x = pdl[a, l]
+            prod[l] *= abs(x)
+            sign_out[l] *= 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
+            inv[l] = 1.0 / x
+        for j in range(r):
+            for l in range(L):
+                u[j, l] = pU[j, a, l] * inv[l]
+        for i in range(r):
+            for j in range(r):
                 for l in range(L):
-                    G[i, j, l] += pV[i, a, l] * pU[j, a, l]
+                    G[i, j, l] += pV[i, a, l] * u[j, l]
+        if (a + 1) % CHUNK == 0 or a == d - 1:
+            out = 0
+            for l in range(L):
+                v = prod[l]
+                normal = 2.2250738585072014e-308 <= v <= 1.7976931348623157e308
+                lv = vlog(v)
+                logabs_out[l] += lv if normal else 0.0
+                out += 0 if normal else 1
+            if out:                        # under- or overflow (or a zero): those lanes' factors one by one
+                for l in range(L):
+                    v = prod[l]
+                    if not 2.2250738585072014e-308 <= v <= 1.7976931348623157e308:
+                        for b in range(a - (a % CHUNK), a + 1):
+                            w = abs(pdl[b, l])
+                            logabs_out[l] += vlog(w) if w > 0.0 else -np.inf
+            for l in range(L):
+                prod[l] = 1.0
     for l in range(L):
         if r > 0 and sign_out[l] != 0.0:
             s, la = slogdet_lane(G[:r, :r], l)
@@ -223,7 +247,7 @@ def lowrank_body(i0, L, n, buf, score, score_lr, args):
                                 dl[row], U[row], V[row], vid[row], row * (A.shape[1] + 1) + 1, UtB)
         lincomb(sym[P], sym, out_coef[r], P, L)
         ro = _combine(dl, U, V, rk, vid, out_coef[r], P, L, pdl, pU, pV, pvid)
-        _log_det(pdl, pU, pV, ro, G, L, ws[0], ws[1])    # the workspace's first rows: free between evaluations
+        _log_det(pdl, pU, pV, ro, G, L, ws[0], ws[1], ws[2], ws[3], ws[4:])    # the workspace's first rows: free between evaluations
         for l in range(L):
             ld[l] += ws[1, l]
             if bad[l] == 0.0 and ws[0, l] <= 0.0:
@@ -276,7 +300,7 @@ def prepare(backend: str, target, model, sampler, sched, y0, seed: int, to: int 
     R = max(1, ranks(program, K))
     rows = program.stage_coef.shape[2] + 1
     lanes = 1 if backend == "cuda" else 8      # one AVX-512 vector of lanes; a block stays in L3 even at d = 10^4
-    total, lay = layout(LowRankScratch, sym=(rows, d, lanes), pt=(d, lanes), ws=(max(form.workspace, 2), lanes),
+    total, lay = layout(LowRankScratch, sym=(rows, d, lanes), pt=(d, lanes), ws=(max(form.workspace, 4 + R), lanes),
                         dl=(rows, d, lanes), U=(rows, R, d, lanes), V=(rows, R, d, lanes), pdl=(d, lanes),
                         pU=(R, d, lanes), pV=(R, d, lanes), D=(d, lanes), A=(d, K, lanes), B=(d, K, lanes),
                         UtB=(R, K, lanes), G=(max(R, 2), max(R, 2), lanes), bad=(lanes,), logdet=(lanes,), rk=(rows,),
