@@ -78,7 +78,13 @@ def choice(name: str, value, valid) -> str:
     if not isinstance(value, str):
         raise InvalidType(f"{name} must be a string naming one of: {', '.join(valid)}; got {type(value).__name__}")
     if value not in valid:
-        raise InvalidInput(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
+        import difflib
+
+        near = difflib.get_close_matches(value, valid, n=1, cutoff=0.75)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        if name == "sampler" and not near and ":" not in value:
+            hint = "; a sampler of your own is named by its import path, package.module:Class"
+        raise InvalidInput(f"unknown {name} {value!r}; valid: {', '.join(valid)}{hint}")
     return value
 
 

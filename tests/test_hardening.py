@@ -590,3 +590,13 @@ def test_no_plot_removes_the_old_plot(tmp_path, monkeypatch):
     assert (tmp_path / "out" / "rates.png").exists()
     assert main(_RATES + ["--no-plot"]) == 0
     assert sorted(os.listdir(tmp_path / "out")) == ["rates.csv", "rates.json"]
+
+
+def test_a_near_miss_is_named_and_an_own_sampler_is_pointed_to_its_import_path():
+    with pytest.raises(InvalidInput, match="did you mean 'accel-ode'"):
+        samplers.get("accel_ode")
+    with pytest.raises(InvalidInput, match="import path, package.module:Class"):
+        samplers.get("my_midpoint")
+    with pytest.raises(InvalidInput, match="did you mean 'isogauss'"):
+        targets.get("isogaus:d=2")
+    assert targets.get("isogauss:d=2").d == 2

@@ -73,6 +73,11 @@ def test_local_order_is_one_above_the_global_order():
     assert o[("accel-ode", "global")]["order"] - o[("ddim-li", "global")]["order"] > 0.8
     assert "order p + 1 of one step" in res.table()
     assert {p["sampler"] for p in res.profiles} == {"ddim-li", "accel-ode"}
+    # the local orders between neighbouring T fill the table's 'local' column, as in rates
+    for r in res.records:
+        assert (r["T"] == 200) == (r["local_order"] != r["local_order"]), r
+    assert all(abs(r["local_order"] - (2 if r["sampler"] == "ddim-li" else 3)) < 0.4
+               for r in res.records if r["metric"] == "local" and r["T"] > 200)
     assert len(res.profiles[0]["error"]) == res.profiles[0]["T"] - 1
 
 

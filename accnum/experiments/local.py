@@ -32,9 +32,8 @@ from ..run import initial_points, sample
 from ..samplers import get as get_sampler
 from ..score import ExactScore
 from ..targets import resolve as resolve_target
-from .orders import observed_order
 from .provenance import record_base, versions
-from .rates import RatesResult, _checked_factory, _nfe, _resolve_ts, _sampler_list, schedule_factory
+from .rates import RatesResult, _checked_factory, fit_orders, _nfe, _resolve_ts, _sampler_list, schedule_factory
 
 DEFAULT_SAMPLERS = ("ddim-li", "accel-ode")
 DEFAULT_TS = (25, 50, 100, 200, 400)
@@ -135,16 +134,13 @@ def local_error(target="gmm1d", samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts
             profiles.append({"sampler": s.name, "T": T, "t": list(range(T, 1, -1)),
                              "abar_from": [float(sched.alpha_bar[t]) for t in range(T, 1, -1)],
                              "error": errs.tolist(), "stderr": ses.tolist()})
-    orders = []
-    for s in sams:
+    # fitted orders, local orders between neighbouring T and the polylog fits, as in rates;
+    # the claims are p + 1 (one step) and p (all steps), not a metric's translation
+    orders = fit_orders(records, [(s, q) for s in sams for q in QUANTITIES], polylog_p=None)
+    for o, (s, q) in zip(orders, [(s, q) for s in sams for q in QUANTITIES], strict=True):
         p = s.facts.order
-        for q in QUANTITIES:
-            rs = [r for r in records if r["sampler"] == s.name and r["metric"] == q]
-            o = observed_order([r["T"] for r in rs], [r["h"] for r in rs], [r["estimate"] for r in rs],
-                               [r["nfe"] for r in rs])
-            claimed = None if p is None else (p + 1 if q == "local" else p)
-            basis = "" if p is None else ("order p + 1 of one step" if q == "local" else "order p of the method")
-            orders.append({"sampler": s.name, "metric": q, **o, "claimed": claimed, "claim_basis": basis})
+        o["claimed"] = None if p is None else (p + 1 if q == "local" else p)
+        o["claim_basis"] = "" if p is None else ("order p + 1 of one step" if q == "local" else "order p of the method")
     first = scheds[Ts[0]]
     meta = {"target": tg.name or "custom", "schedule": first.describe().replace(f"T={Ts[0]}", "T"),
             "schedule_name": sched_name, "Ts": Ts, "samplers": [s.name for s in sams], "seed": seed, "init": "exact",

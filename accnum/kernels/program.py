@@ -294,7 +294,7 @@ def _traced_step(sampler, t, z, rec, sched, state):
         raise refuse(f"returned a {type(y).__name__} as the new point instead of a combination of its inputs")
     for key, value in new_state.items():
         if not isinstance(value, Lin):
-            raise refuse(f"carries a {type(value).__name__} in state[{key!r}] (state may hold points only: "
+            raise refuse(f"carries {_article(type(value).__name__)} in state[{key!r}] (state may hold points only: "
                          "combinations of the step's inputs and evaluations; keep counters out of it and branch on t)")
     return y, new_state
 
@@ -343,3 +343,8 @@ def _trace(sampler, sched, steps, normals) -> Program:
             mem_coef[r, mem_names.index(key)] = dense(v)
     return Program(sampler.name, np.array([r[0] for r in rows], dtype=np.int64), M, k, S, stages,
                    stage_abar, stage_coef, out_coef, mem_coef, tuple(mem_names))
+
+
+def _article(word: str) -> str:
+    """``"an int"``, ``"a float"``."""
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word

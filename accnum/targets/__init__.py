@@ -125,7 +125,16 @@ def describe(name: str) -> str:
 
 
 def get(name: str, **params) -> GaussianMixture:
-    """The built-in target ``name``; ``params`` go to its family (e.g. ``d``, ``K``)."""
+    """The built-in target ``name``; ``params`` go to its family (e.g. ``d``, ``K``).  A name
+    with its parameters, ``"gmm:d=8,K=4"``, is taken as the command line takes it."""
+    if isinstance(name, str) and ":" in name:
+        base, _, args = name.partition(":")
+        _checks.choice("target", base, _BUILTIN)
+        given = parse_params(base, args)
+        for key in params:
+            if key in given:
+                raise InvalidInput(f"target parameter {key!r} is given twice ({name!r} and {key}=...)")
+        return get(base, **given, **params)
     _checks.choice("target", name, _BUILTIN)
     factory = _BUILTIN[name]
     accepted = list(inspect.signature(factory).parameters)
