@@ -42,6 +42,33 @@ class SampleResult:
     abar: np.ndarray | None = None
     sigma: np.ndarray | None = None
 
+    _FIELDS = ("sampler", "schedule", "T", "nfe", "seed", "backend", "to")
+
+    def save(self, file) -> None:
+        """Write an ``.npz`` with ``x``, the trajectory arrays (when kept) and what produced
+        them; :meth:`load` reads it back (``accnum sample --path`` writes this file)."""
+        arrays = {"x": self.x, **{k: np.asarray(getattr(self, k)) for k in self._FIELDS}}
+        if self.path is not None:
+            arrays.update(path=self.path, t=self.t, abar=self.abar, sigma=self.sigma)
+        np.savez(file, **arrays)
+
+    @classmethod
+    def load(cls, file) -> SampleResult:
+        """The :class:`SampleResult` saved by :meth:`save` (an ``.npz`` of ``accnum sample
+        --path``), e.g. for :func:`accnum.plot.trajectories`."""
+        try:
+            with np.load(file, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except (OSError, ValueError) as err:
+            raise InvalidInput(f"cannot read samples from {file!r}: {err}") from None
+        missing = [k for k in ("x", *cls._FIELDS) if k not in data]
+        if missing:
+            raise InvalidInput(f"{file!r} is not a file written by accnum sample --path (missing {', '.join(missing)})")
+        meta = {k: data[k].item() for k in cls._FIELDS}
+        meta = {k: (int(v) if k in ("T", "nfe", "seed", "to") else str(v)) for k, v in meta.items()}
+        extra = {k: data.get(k) for k in ("path", "t", "abar", "sigma")}
+        return cls(x=data["x"], **meta, **extra)
+
 
 def integrate(sampler, model, sched: Schedule, y, to: int = 1, noise_at=None, progress=None, record=None):
     """Run ``sampler`` from ``Y_T = y`` down to ``Y_to``.

@@ -7,6 +7,8 @@ import sys
 import numpy as np
 import pytest
 
+from accnum.errors import InvalidInput
+
 from accnum.cli import main
 
 
@@ -71,6 +73,17 @@ def test_sample_with_path_writes_the_trajectory(tmp_path, capsys):
     assert data["path"].shape == (25, 30, 1) and np.array_equal(data["path"][-1], data["x"])
     assert list(data["t"][:2]) == [25, 24] and data["t"][-1] == 1
     assert np.allclose(data["sigma"], np.sqrt(1 - data["abar"]))
+    # read back as the SampleResult accnum.plot.trajectories takes
+    from accnum import plot
+    from accnum.run import SampleResult
+
+    res = SampleResult.load(out)
+    assert (res.sampler, res.T, res.path.shape) == ("accel-sde", 25, (25, 30, 1))
+    assert np.array_equal(res.x, data["x"])
+    assert plot.trajectories(res, "gmm1d").axes
+    np.savez(tmp_path / "other.npz", x=data["x"])
+    with pytest.raises(InvalidInput, match="not a file written by accnum sample --path"):
+        SampleResult.load(tmp_path / "other.npz")
     assert main(["sample", "--path", "--out", str(tmp_path / "x.npy")]) == 2
     assert "--out must name a .npz file with --path" in capsys.readouterr().err
 

@@ -45,7 +45,7 @@ def _sample(args):
                  progress=progress(str(args.sampler)), backend=args.backend, path=args.path)
     buf = io.BytesIO()
     if args.path:
-        np.savez(buf, x=res.x, path=res.path, t=res.t, abar=res.abar, sigma=res.sigma)
+        res.save(buf)
     else:
         np.save(buf, res.x)
     out = Outputs()
