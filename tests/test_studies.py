@@ -21,6 +21,7 @@ from accnum.experiments.cells import cell_key, run_cell
 from accnum.experiments.report import build
 from accnum.experiments.store import MemoryStore, Store
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = {"targets": ["twomodes"], "d": [1, 2], "samplers": ["ddim-li", "accel-ode", "ddpm-li"], "T": [16, 32],
          "metrics": ["tv", "kl", "path-kl"], "n": 64, "init": "exact", "backend": "numpy"}
 
@@ -315,3 +316,21 @@ def test_without_dask_in_process_works_and_the_cluster_modes_say_what_to_install
     assert 'pip install "accnum[dask]"' in proc.stderr
     proc = run("sweep", "s.toml")
     assert proc.returncode == 0 and "cells: 1 run" in proc.stdout, proc.stderr
+
+
+def test_report_reads_a_user_samplers_claim_through_its_import_path(tmp_path, monkeypatch):
+    """The store keeps a user's sampler by name and import path; the report imports it again
+    to compare its fitted order with its claim (it showed '-' when it looked up the name)."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    cells = study.from_dict({"targets": ["gmm1d"], "samplers": ["examples.my_samplers:My3M"], "T": [16, 32, 64],
+                             "metrics": ["tv"], "n": 64, "init": "exact", "backend": "numpy",
+                             "schedules": ["logsnr_uniform"]}).cells
+    runner.run_study(cells, Store(tmp_path / "s"), progress=False)
+    # a fresh process, where my-3m is registered only if the report imports it
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    proc = _cli(tmp_path, "report", "s", "--out", "rep")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "rep" / "report.json").read_text())
+    (sec,) = data["sections"]
+    (order,) = sec["orders"]
+    assert order["sampler"] == "my-3m" and order["claimed"] == 3.0

@@ -151,7 +151,7 @@ def build(rows, fit_range_T=None, fit_range_d=None, polylog_p="claimed") -> Stud
         records = sorted(({**r} for r in rs), key=lambda r: (r["sampler"], r["metric"], r["T"]))
         pairs = sorted({(r["sampler"], r["metric"]) for r in records},
                        key=lambda p: (p[0], _metrics.registry.rank(p[1]), p[1]))
-        orders = fit_orders(records, pairs, rng_T, polylog_p)
+        orders = fit_orders(records, [(_sampler_of(records, n), m) for n, m in pairs], rng_T, polylog_p)
         name = r0["schedule_name"]
         meta = {"target": r0["target"], "schedule": _schedule(r0), "schedule_name": name,
                 "Ts": sorted({r["T"] for r in rs}), "samplers": _samplers(rs), "seed": r0["seed"], "init": r0["init"],
@@ -162,6 +162,22 @@ def build(rows, fit_range_T=None, fit_range_d=None, polylog_p="claimed") -> Stud
         rep.sections.append(Section("orders", title, RatesResult(records, orders, meta)))
     rep.sections.sort(key=lambda s: (s.kind != "exponents", _natural(s.title)))
     return rep
+
+
+def _sampler_of(records, name: str):
+    """A user's sampler by the import path its records carry (so that its claimed order is
+    read from its facts); a built-in one, or one that no longer imports, by its name."""
+    src = next((r.get("sampler_source") for r in records if r["sampler"] == name), "builtin")
+    if src and src != "builtin":
+        from ..samplers import get as get_sampler
+
+        try:
+            sampler = get_sampler(src)
+        except Exception:   # moved or removed since the study ran: no claim to compare
+            return name
+        if sampler.name == name:
+            return sampler
+    return name
 
 
 def _natural(text: str) -> list:
