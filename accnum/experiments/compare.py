@@ -99,6 +99,12 @@ class CompareResult(TidyResult):
                 sure = "" if x["distinct"] else " (within 2 standard errors: not resolved)"
                 lines.append(f"NFE {x['budget']}: {x['sampler']} best, {x['ratio']:.3g} times smaller than "
                              f"{x['runner_up']}{sure}")
+        why = {}   # the full reason for each kind of cell that could not be measured, once
+        for r in self.records:
+            if not _finite(r["estimate"]) and r["note"]:
+                why.setdefault(_short(r["note"], r["T"]).split(" (")[0].split(" at ")[0], (r["sampler"], r["note"]))
+        for kind, (sampler, note) in why.items():
+            lines.append(f"{kind}: e.g. {sampler}: {note}")
         lines.append(f"\n{ROUNDING}; the traced NFE is in the JSON and CSV.")
         return "\n".join(lines)
 
