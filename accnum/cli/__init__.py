@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import warnings
 
 from .. import __version__
 from ..errors import AccnumError
@@ -75,7 +76,9 @@ def main(argv=None) -> int:
         if not getattr(args, "command", None):
             parser.print_help()
             return 0
-        args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            args.func(args)
     except UsageError as err:
         print(f"accnum: error: {err}", file=sys.stderr)
         return 2
@@ -101,6 +104,14 @@ def main(argv=None) -> int:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line on stderr, without the source line Python shows; the start-error
+    warning is left to the table's footer, which carries it."""
+    if category.__name__ == "StartErrorWarning":
+        return
+    print(f"accnum: warning: {str(message).splitlines()[0]}", file=sys.stderr)
 
 
 def _stopped(what: str, code: int) -> int:
