@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import tempfile
 
 from .errors import InvalidInput, WriteFailed
@@ -169,3 +170,24 @@ def write_atomic(path, data: bytes) -> None:
     out = Outputs()
     out.add(check_file(path, "path"), data)
     out.commit()
+
+
+def read_text(path, source: str) -> str:
+    """The UTF-8 text of the input file ``path`` (a target file, a study file), refusing in one
+    line, with ``source`` naming it: a missing file, one that cannot be read or decoded, and
+    anything but a regular file (a FIFO or a device would block or never end)."""
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        raise InvalidInput(f"{source}: no such file") from None
+    except OSError as err:
+        raise InvalidInput(f"{source}: cannot read ({err})") from None
+    if not regular:
+        raise InvalidInput(f"{source} is not a regular file")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        raise InvalidInput(f"{source}: no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InvalidInput(f"{source}: cannot read ({err})") from None

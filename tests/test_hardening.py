@@ -600,3 +600,17 @@ def test_a_near_miss_is_named_and_an_own_sampler_is_pointed_to_its_import_path()
     with pytest.raises(InvalidInput, match="did you mean 'isogauss'"):
         targets.get("isogaus:d=2")
     assert targets.get("isogauss:d=2").d == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_input_files_that_are_not_regular_files_are_refused_not_waited_on(tmp_path):
+    """Target and study files are read by one function (accnum.io.read_text): a FIFO would
+    block the reader forever, so both refuse it in one line."""
+    from accnum.experiments import study
+
+    for name in ("t.json", "s.toml"):
+        os.mkfifo(tmp_path / name)
+    with pytest.raises(InvalidInput, match="target file .* is not a regular file"):
+        GaussianMixture.from_json(tmp_path / "t.json")
+    with pytest.raises(InvalidInput, match="study file .* is not a regular file"):
+        study.load(tmp_path / "s.toml")

@@ -18,6 +18,7 @@ from .. import metrics as _metrics
 from .. import schedules as _schedules
 from .. import targets as _targets
 from ..errors import AccnumError, InvalidInput, InvalidStudy, InvalidType
+from ..io import read_text
 from ..samplers import get as get_sampler
 from .cells import cell_key, family_of
 
@@ -80,13 +81,9 @@ def load(path, store: str | None = None) -> Study:
         raise InvalidType(f"store must be a folder path, got {type(store).__name__}")
     path = os.fspath(path)
     source = os.path.basename(path)
+    text = read_text(path, f"study file {path!r}")
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise InvalidInput(f"study file {path!r}: no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InvalidInput(f"study file {path!r}: cannot read ({err})") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise InvalidInput(f"study file {path!r} is not valid TOML: {err}") from None
     base = os.path.dirname(os.path.abspath(path))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import stat
 
 import numpy as np
 from scipy.linalg import solve_triangular
@@ -21,6 +20,7 @@ from scipy.special import logsumexp, ndtr
 from .. import _checks, _memory, noise
 from . import exact_score
 from ..errors import InvalidInput, InvalidType
+from ..io import read_text, write_atomic
 
 _LOG_2PI = math.log(2.0 * math.pi)
 #: counter-generator stream of ``GaussianMixture.sample`` (steps 0..T belong to samplers)
@@ -309,8 +309,6 @@ class GaussianMixture:
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise InvalidType(f"path must be a file path (str or os.PathLike), got {type(path).__name__}")
         if path is not None:
-            from ..io import write_atomic
-
             write_atomic(path, text.encode())
         return text
 
@@ -336,21 +334,9 @@ class GaussianMixture:
     def from_json(cls, path: str | os.PathLike) -> GaussianMixture:
         """Read a target file (docs/math/mixtures.md#target-file)."""
         source = f"target file {os.fspath(path)!r}"
+        text = read_text(path, source)
         try:
-            regular = stat.S_ISREG(os.stat(path).st_mode)
-        except FileNotFoundError:
-            raise InvalidInput(f"{source}: no such file") from None
-        except OSError as err:
-            raise InvalidInput(f"{source}: cannot read ({err})") from None
-        if not regular:                     # a FIFO or a device would block or never end
-            raise InvalidInput(f"{source} is not a regular file")
-        try:
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except FileNotFoundError:
-            raise InvalidInput(f"{source}: no such file") from None
-        except (OSError, UnicodeDecodeError) as err:
-            raise InvalidInput(f"{source}: cannot read ({err})") from None
+            data = json.loads(text)
         except json.JSONDecodeError as err:
             raise InvalidInput(f"{source} is not valid JSON: {err.msg} at line {err.lineno}") from None
         except ValueError as err:      # an integer literal longer than Python converts (4300 digits)
