@@ -187,15 +187,18 @@ class ExactScore(ScoreModel):
         super().__init__()
         self.target = resolve(target)
 
+    def _points(self, x):
+        """``x`` as it comes on the hot path (an ``(n, d)`` array), else checked and converted,
+        or one line on what is wrong with it."""
+        if isinstance(x, np.ndarray) and x.ndim == 2 and x.shape[1] == self.target.d:
+            return x
+        return _checks.points("x", x, self.target.d)[0]
+
     def score(self, alpha_bar, x):
-        if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[1] != self.target.d:
-            x = _checks.points("x", x, self.target.d)[0]    # an (n, d) array, or one line on what x is
-        return self.target.diffused(alpha_bar)._score_and_parts(x)[0]
+        return self.target.diffused(alpha_bar)._score_and_parts(self._points(x))[0]
 
     def score_and_jacobian(self, alpha_bar, x):
-        if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[1] != self.target.d:
-            x = _checks.points("x", x, self.target.d)[0]    # an (n, d) array, or one line on what x is
-        return self.target.diffused(alpha_bar)._score_and_jacobian(x)
+        return self.target.diffused(alpha_bar)._score_and_jacobian(self._points(x))
 
     def compiled(self, evaluations):
         from .targets import exact_score
