@@ -83,7 +83,7 @@ def _clock(fn, reps):
 
 def _profile_one(s: str, d: int, T: int) -> None:
     from accnum.kernels import lowrank as lr
-    from accnum.kernels.layout import _run_blocks, take
+    from accnum.kernels.layout import take
     from accnum.samplers import get as get_sampler
     from accnum.score import ExactScore
 
@@ -95,7 +95,7 @@ def _profile_one(s: str, d: int, T: int) -> None:
     v["pdl"][:] = 1.0 + 0.01 * np.random.default_rng(2).standard_normal(v["pdl"].shape)
     K, R, rows, ws = v["A"].shape[1], v["pU"].shape[0], v["sym"].shape[0], v["ws"]
     reps, steps = max(3, 2_000_000 // d), T - 1
-    whole = _clock(lambda: _run_blocks(p.body, p.score, f, p.n, L, p.total, 0, 1, p.args), 2) / steps
+    whole = _clock(lambda: p.body(0, 1, L, p.n, np.empty(p.total), p.score, f, p.args), 2) / steps
     parts = {"score and its low-rank Jacobian": _clock(lambda: f(sp, 0, 0, L, v["pt"], v["sym"][1], v["D"], v["A"],
                                                                  v["B"], ws), reps)}
 

@@ -44,10 +44,10 @@ def test_the_internals_the_workarounds_use_exist():
 _CACHED = textwrap.dedent("""
     import numpy as np, accnum, sys
     from accnum import schedules, targets
-    from accnum.kernels.layout import _run_blocks
+    from accnum.kernels.sampling import sample_body
     accnum.sample(targets.get("gmm1d"), "ddim-li", schedules.li2024(20), n=100, backend="cpu")
-    hits = sum(_run_blocks.stats.cache_hits.values())
-    misses = sum(_run_blocks.stats.cache_misses.values())
+    hits = sum(sample_body.stats.cache_hits.values())
+    misses = sum(sample_body.stats.cache_misses.values())
     print("hits", hits, "misses", misses)
 """)
 
@@ -100,10 +100,12 @@ def test_kernels_for_a_users_functions_are_not_cached(tmp_path):
         import userfns
     finally:
         sys.path.remove(str(tmp_path))
-    from accnum.kernels.layout import _run_blocks_fresh
+    from accnum.kernels.layout import fresh
+    from accnum.kernels.sampling import sample_body
 
     assert not numba_compat.cacheable(userfns.f)
-    assert type(_run_blocks_fresh._cache).__name__ == "NullCache"   # Numba's no-op cache
+    assert type(fresh(sample_body)._cache).__name__ == "NullCache"   # Numba's no-op cache
+    assert type(sample_body._cache).__name__ != "NullCache"
 
 
 @pytest.mark.parametrize("parts", [("a",), ("b",)])
@@ -127,7 +129,7 @@ def test_an_unreadable_cache_index_is_a_miss_not_an_error(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert first.returncode == 0, first.stderr[-2000:]
-    index = [p for p in tmp_path.rglob("*.nbi") if "_run_blocks" in p.name]
+    index = [p for p in tmp_path.rglob("*.nbi") if "sample_body" in p.name]
     assert index
     with open(index[0], "rb") as fh:
         import pickle

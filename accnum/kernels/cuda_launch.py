@@ -28,7 +28,7 @@ def cuda_kernel(body, score, score_jac, total: int):
         i = cuda.grid(1)
         if i < n:
             buf = cuda.local.array(total, numba.float64)
-            call(i, 1, n, buf, score, score_jac, args)
+            call(i, i + 1, 1, n, buf, score, score_jac, args)
 
     return kernel, cuda.jit(kernel)
 

@@ -169,7 +169,7 @@ def run_rows(score, score_jac, prog, sp, sc, i0, L, r_lo, r_hi, jac):
             logdet[l] = slogdet_lane(lu, l)[1]
 
 
-@numba.njit(**OPTS)
+@numba.njit(inline="always", **OPTS)
 def map_row(score, score_jac, prog, sp, sc, row, i0, L, P, jac):
     """``sym[0] <- m(P)`` (and ``tan[0] <- Dm(P)`` with ``jac``): program row ``row`` run alone on
     the points ``P (d, L)`` (a mean map of :func:`accnum.kernels.program.trace_mean_maps`)."""

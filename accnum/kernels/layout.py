@@ -2,23 +2,27 @@
 
 Every compiled kernel in accnum is a *body*
 
-    body(i0, L, n, buf, score, score_jac, args)
+    body(b_lo, b_hi, L, n, buf, score, score_jac, args)
 
-that processes one block of ``L`` lanes, items ``i0 .. i0 + L - 1`` (a lane is a sample, a
-path-KL pair or a grid point; lanes at ``i >= n`` are padding: they compute on zeros and
-are never written out).  Its arrays are laid out structure-of-arrays, lane index last
+that processes blocks ``b_lo .. b_hi - 1`` of ``L`` lanes each, block ``b`` being items
+``bL .. bL + L - 1`` (a lane is a sample, a path-KL pair or a grid point; lanes at ``i >= n``
+are padding: they compute on zeros and are never written out), one after another in the
+scratch ``buf``.  Its arrays are laid out structure-of-arrays, lane index last
 (``X[a, l]``), and every innermost loop runs over lanes, so that LLVM turns it into vector
 code.  ``score`` and ``score_jac`` are the score model's compiled functions
 (:class:`accnum.score.CompiledScore`), passed as arguments so that each kernel is
 specialised for them at compile time with no closure; ``args`` is a tuple bundling the
-rest (the program, the score's parameters, inputs and outputs, the scratch layout).
+rest (the program, the score's parameters, inputs and outputs, the scratch layout).  The
+loop over blocks is the body's own, not a launcher's: a compiled launcher calling the body
+would be one more level at which LLVM optimises and emits the body's whole call tree
+again, which was a third of the first run's compile time.
 
 Scratch is carved out of one flat float64 buffer ``buf`` per block.  A kernel family
 declares its scratch once, as a ``NamedTuple`` of fields (:func:`layout` computes each
 field's offset and shape); the body takes its views with :func:`take`.  The CPU launcher
-runs blocks of :data:`LANES` lanes on a pool of ``numba.get_num_threads()`` threads, each
-allocating its ``buf`` once for its run of blocks;
-the CUDA launcher gives each thread a block of one lane in ``cuda.local.array``.  A lane's
+runs contiguous runs of blocks of :data:`LANES` lanes on a pool of ``numba.get_num_threads()``
+threads (the bodies release the GIL), each run with a ``buf`` of its own; the CUDA launcher
+gives each thread a block of one lane in ``cuda.local.array``.  A lane's
 numbers depend only on its own inputs and its index, never on the block it ran in, so
 results are the same for any block size and thread count.
 """
@@ -37,7 +41,7 @@ from .numba_compat import cacheable, stabilize
 LANES = 64
 #: kernel compile options: ``contract`` lets LLVM fuse multiply-adds (never reassociation:
 #: :mod:`accnum.kernels.vmath` and the results' agreement with NumPy rely on that)
-OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
+OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 
 
 def layout(cls, **shapes):
@@ -68,18 +72,17 @@ def lanes_for(backend: str, per_lane: int, budget: int = 1 << 18) -> int:
     return int(max(1, min(LANES, budget // max(per_lane, 1))))
 
 
-def _run_blocks_py(body, score, score_jac, n, lanes, total, b_lo, b_hi, args):
-    """Blocks ``b_lo .. b_hi - 1``, one after another, in one buffer (GIL released: the CPU
-    launcher runs several of these at once on a thread pool)."""
-    buf = np.empty(total)
-    for b in range(b_lo, b_hi):
-        body(b * lanes, lanes, n, buf, score, score_jac, args)
+_FRESH: dict = {}
 
 
-#: cached, for accnum's own module-level functions; its twin, never cached, for anything else
-#: (a user's functions, closures): see :func:`accnum.kernels.numba_compat.cacheable`
-_run_blocks = numba.njit(nogil=True, **OPTS)(_run_blocks_py)
-_run_blocks_fresh = numba.njit(nogil=True, **{**OPTS, "cache": False})(_run_blocks_py)
+def fresh(body):
+    """``body`` compiled without the on-disk cache, for a user's functions or closures (see
+    :func:`accnum.kernels.numba_compat.cacheable`); one twin per body, made on first use."""
+    twin = _FRESH.get(body)
+    if twin is None:
+        options = {k: v for k, v in body.targetoptions.items() if k != "nopython"}   # njit sets it itself
+        twin = _FRESH[body] = numba.njit(**{**options, "cache": False})(body.py_func)
+    return twin
 
 
 _POOL = None
@@ -99,14 +102,14 @@ def _cpu(body, score, score_jac, n, lanes, total, args):
     them at a time (a block's numbers do not depend on which thread ran it)."""
     blocks = (n + lanes - 1) // lanes
     threads = min(numba.get_num_threads(), blocks)
-    run = _run_blocks if cacheable(body, score, score_jac) else _run_blocks_fresh
+    run = body if cacheable(body, score, score_jac) else fresh(body)
     if threads <= 1:
-        run(body, score, score_jac, n, lanes, total, 0, blocks, args)
+        run(0, blocks, lanes, n, np.empty(total), score, score_jac, args)
         return
     chunks = min(blocks, 4 * threads)           # a few runs per thread evens out uneven blocks
     edges = [blocks * c // chunks for c in range(chunks + 1)]
     pool = _pool()
-    futures = [pool.submit(run, body, score, score_jac, n, lanes, total, edges[c], edges[c + 1], args)
+    futures = [pool.submit(run, edges[c], edges[c + 1], lanes, n, np.empty(total), score, score_jac, args)
                for c in range(chunks)]
     for f in futures:
         f.result()

@@ -209,9 +209,10 @@ def _log_det(pdl, pU, pV, r, G, L, sign_out, logabs_out, prod, inv, u):
 
 
 @numba.njit(**OPTS)
-def lowrank_body(i0, L, n, buf, score, score_lr, args):
-    """Samples ``i0 .. i0 + L - 1``: every step, its log-determinant by the lemma summed, the
-    first step whose determinant is not positive in ``bad``."""
+def lowrank_body(b_lo, b_hi, L, n, buf, score, score_lr, args):
+    """Samples of blocks ``b_lo .. b_hi - 1`` (block ``b``: ``i0 = bL .. i0 + L - 1``): every
+    step, its log-determinant by the lemma summed, the first step whose determinant is not
+    positive in ``bad``."""
     y, logdet, bad_out, draw_init, init_key, prog, sp, lay = args
     sym, pt, ws = take(buf, lay.sym), take(buf, lay.pt), take(buf, lay.ws)
     dl, U, V = take(buf, lay.dl), take(buf, lay.U), take(buf, lay.V)
@@ -223,45 +224,47 @@ def lowrank_body(i0, L, n, buf, score, score_lr, args):
     d = y.shape[1]
     P, S = stage_coef.shape[2], stage_coef.shape[1]
     s0 = 1 + n_mem + n_noise
-    if draw_init:
-        noise.normals_lanes(init_key, i0, sym[0])
-    else:
-        for a in range(d):
-            for l in range(L):
-                i = i0 + l
-                sym[0, a, l] = y[i, a] if i < n else 0.0
-    for l in range(L):
-        bad[l] = 0.0
-        ld[l] = 0.0
-    for r in range(steps.shape[0]):
-        # the step's input: identity tangent
-        for a in range(d):
-            for l in range(L):
-                dl[0, a, l] = 1.0
-        rk[0] = 0.0
-        for st in range(stages[r]):
-            row = s0 + st
-            lincomb(pt, sym, stage_coef[r, st], row, L)
-            rp = _combine(dl, U, V, rk, vid, stage_coef[r, st], row, L, pdl, pU, pV, pvid)
-            rk[row] = _evaluate(score_lr, sp, r * S + st, i0, L, pt, sym[row], D, A, B, ws, pdl, pU, pV, pvid, rp,
-                                dl[row], U[row], V[row], vid[row], row * (A.shape[1] + 1) + 1, UtB)
-        lincomb(sym[P], sym, out_coef[r], P, L)
-        ro = _combine(dl, U, V, rk, vid, out_coef[r], P, L, pdl, pU, pV, pvid)
-        _log_det(pdl, pU, pV, ro, G, L, ws[0], ws[1], ws[2], ws[3], ws[4:])    # the workspace's first rows: free between evaluations
-        for l in range(L):
-            ld[l] += ws[1, l]
-            if bad[l] == 0.0 and ws[0, l] <= 0.0:
-                bad[l] = steps[r]
-        for a in range(d):
-            for l in range(L):
-                sym[0, a, l] = sym[P, a, l]
-    for l in range(L):
-        i = i0 + l
-        if i < n:
+    for b in range(b_lo, b_hi):
+        i0 = b * L
+        if draw_init:
+            noise.normals_lanes(init_key, i0, sym[0])
+        else:
             for a in range(d):
-                y[i, a] = sym[0, a, l]
-            logdet[i] = ld[l]
-            bad_out[i] = np.int64(bad[l])
+                for l in range(L):
+                    i = i0 + l
+                    sym[0, a, l] = y[i, a] if i < n else 0.0
+        for l in range(L):
+            bad[l] = 0.0
+            ld[l] = 0.0
+        for r in range(steps.shape[0]):
+            # the step's input: identity tangent
+            for a in range(d):
+                for l in range(L):
+                    dl[0, a, l] = 1.0
+            rk[0] = 0.0
+            for st in range(stages[r]):
+                row = s0 + st
+                lincomb(pt, sym, stage_coef[r, st], row, L)
+                rp = _combine(dl, U, V, rk, vid, stage_coef[r, st], row, L, pdl, pU, pV, pvid)
+                rk[row] = _evaluate(score_lr, sp, r * S + st, i0, L, pt, sym[row], D, A, B, ws, pdl, pU, pV, pvid, rp,
+                                    dl[row], U[row], V[row], vid[row], row * (A.shape[1] + 1) + 1, UtB)
+            lincomb(sym[P], sym, out_coef[r], P, L)
+            ro = _combine(dl, U, V, rk, vid, out_coef[r], P, L, pdl, pU, pV, pvid)
+            _log_det(pdl, pU, pV, ro, G, L, ws[0], ws[1], ws[2], ws[3], ws[4:])    # the workspace's first rows: free between evaluations
+            for l in range(L):
+                ld[l] += ws[1, l]
+                if bad[l] == 0.0 and ws[0, l] <= 0.0:
+                    bad[l] = steps[r]
+            for a in range(d):
+                for l in range(L):
+                    sym[0, a, l] = sym[P, a, l]
+        for l in range(L):
+            i = i0 + l
+            if i < n:
+                for a in range(d):
+                    y[i, a] = sym[0, a, l]
+                logdet[i] = ld[l]
+                bad_out[i] = np.int64(bad[l])
 
 
 def applies(model, program, d: int) -> str | None:

@@ -22,26 +22,30 @@ class PointScratch(NamedTuple):
 
 
 @numba.njit(**OPTS)
-def points_body(i0, L, n, buf, score, score_jac, args):
+def points_body(b_lo, b_hi, L, n, buf, score, score_jac, args):
+    """Points of blocks ``b_lo .. b_hi - 1`` (block ``b``: ``i0 = bL .. i0 + L - 1``): the
+    score (and with ``jac`` its Jacobian) at each."""
     x, out, J, jac, sp, lay = args
     X, O, Jl, ws = take(buf, lay.X), take(buf, lay.O), take(buf, lay.J), take(buf, lay.ws)
     d = x.shape[1]
-    for a in range(d):
+    for b in range(b_lo, b_hi):
+        i0 = b * L
+        for a in range(d):
+            for l in range(L):
+                i = i0 + l
+                X[a, l] = x[i, a] if i < n else 0.0
+        if jac:
+            score_jac(sp, 0, i0, L, X, O, Jl, ws)
+        else:
+            score(sp, 0, i0, L, X, O, ws)
         for l in range(L):
             i = i0 + l
-            X[a, l] = x[i, a] if i < n else 0.0
-    if jac:
-        score_jac(sp, 0, i0, L, X, O, Jl, ws)
-    else:
-        score(sp, 0, i0, L, X, O, ws)
-    for l in range(L):
-        i = i0 + l
-        if i < n:
-            for a in range(d):
-                out[i, a] = O[a, l]
-                if jac:
-                    for b in range(d):
-                        J[i, a, b] = Jl[a, b, l]
+            if i < n:
+                for a in range(d):
+                    out[i, a] = O[a, l]
+                    if jac:
+                        for b in range(d):
+                            J[i, a, b] = Jl[a, b, l]
 
 
 class KernelScore(ScoreModel):

@@ -30,36 +30,39 @@ def compiled_score(model, program, d: int):
 
 
 @numba.njit(**OPTS)
-def sample_body(i0, L, n, buf, score, score_jac, args):
-    """Samples ``i0 .. i0 + L - 1``: ``Y_T`` (given, or ``N(0, I)`` drawn from stream step 0),
-    every step of the program, and (``jac = 2``) the log-determinant and first bad step."""
+def sample_body(b_lo, b_hi, L, n, buf, score, score_jac, args):
+    """Samples of blocks ``b_lo .. b_hi - 1`` (block ``b``: samples ``i0 = bL .. i0 + L - 1``):
+    ``Y_T`` (given, or ``N(0, I)`` drawn from stream step 0), every step of the program, and
+    (``jac = 2``) the log-determinant and first bad step."""
     y, logdet, bad, jac, draw_init, init_key, prog, sp, lay, path = args
     sc = views(buf, lay)
     sym = sc[0]
     d = y.shape[1]
-    if draw_init:
-        noise.normals_lanes(init_key, i0, sym[0])
-    else:
-        for a in range(d):
-            for l in range(L):
-                i = i0 + l
-                sym[0, a, l] = y[i, a] if i < n else 0.0
-    begin(sc, prog.n_mem, prog.n_noise, L, jac)
-    R = prog.steps.shape[0]
-    if path.shape[0] == R + 1:     # the trajectory was asked for: Y after every step (row 0: Y_T)
-        _record(path, 0, sym, i0, L, n)
-        for r in range(R):
-            run_rows(score, score_jac, prog, sp, sc, i0, L, r, r + 1, jac)
-            _record(path, r + 1, sym, i0, L, n)
-    else:
-        run_rows(score, score_jac, prog, sp, sc, i0, L, np.int64(0), R, jac)
-    for l in range(L):
-        i = i0 + l
-        if i < n:
+    for b in range(b_lo, b_hi):
+        i0 = b * L
+        if draw_init:
+            noise.normals_lanes(init_key, i0, sym[0])
+        else:
             for a in range(d):
-                y[i, a] = sym[0, a, l]
-            logdet[i] = sc[8][l]
-            bad[i] = np.int64(sc[7][l])
+                for l in range(L):
+                    i = i0 + l
+                    sym[0, a, l] = y[i, a] if i < n else 0.0
+        begin(sc, prog.n_mem, prog.n_noise, L, jac)
+        R = prog.steps.shape[0]
+        if path.shape[0] == R + 1:     # the trajectory was asked for: Y after every step (row 0: Y_T)
+            _record(path, 0, sym, i0, L, n)
+            for r in range(R):
+                run_rows(score, score_jac, prog, sp, sc, i0, L, r, r + 1, jac)
+                _record(path, r + 1, sym, i0, L, n)
+        else:
+            run_rows(score, score_jac, prog, sp, sc, i0, L, np.int64(0), R, jac)
+        for l in range(L):
+            i = i0 + l
+            if i < n:
+                for a in range(d):
+                    y[i, a] = sym[0, a, l]
+                logdet[i] = sc[8][l]
+                bad[i] = np.int64(sc[7][l])
 
 
 @numba.njit(**OPTS)

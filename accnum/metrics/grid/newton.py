@@ -94,8 +94,9 @@ def _norm(sym, Y, l):
 
 
 @numba.njit(**OPTS)
-def newton_body(i0, L, n, buf, score, score_jac, args):
-    """Grid points ``i0 .. i0 + L - 1`` as lanes, for program rows ``r0 .. r0 + R - 1`` in turn."""
+def newton_body(b_lo, b_hi, L, n, buf, score, score_jac, args):
+    """Grid points of blocks ``b_lo .. b_hi - 1`` (block ``b``: points ``i0 = bL .. i0 + L - 1``)
+    as lanes, for program rows ``r0 .. r0 + R - 1`` in turn."""
     y, x0, x_out, det_out, its_out, tol, r0, prog, sp, lay = args
     sc = views(buf, lay)
     sym, tan = sc[0], sc[3]
@@ -104,80 +105,82 @@ def newton_body(i0, L, n, buf, score, score_jac, args):
     norm, lam, done, its = take(buf, lay.norm), take(buf, lay.lam), take(buf, lay.done), take(buf, lay.its)
     det, acc = take(buf, lay.det), take(buf, lay.acc)
     d = y.shape[1]
-    for a in range(d):
-        for l in range(L):
-            i = i0 + l
-            Y[a, l] = y[i, a] if i < n else 0.0
-            X[a, l] = x0[i, a] if i < n else 0.0
-    for j in range(x_out.shape[0]):
-        row = r0 + j
-        map_row(score, score_jac, prog, sp, sc, row, i0, L, X, np.int64(1))
-        for l in range(L):
-            norm[l] = _norm(sym, Y, l)
-            done[l] = 0.0
-            for a in range(d):
-                M[a, l] = sym[0, a, l]
-                for b in range(d):
-                    D[a, b, l] = tan[0, a, b, l]
-        for it in range(61):
-            active = False
+    for b in range(b_lo, b_hi):
+        i0 = b * L
+        for a in range(d):
             for l in range(L):
-                if done[l] == 0.0:
-                    if norm[l] < tol or it == 60:
-                        done[l] = 1.0
-                        its[l] = it if norm[l] < tol else -1.0
+                i = i0 + l
+                Y[a, l] = y[i, a] if i < n else 0.0
+                X[a, l] = x0[i, a] if i < n else 0.0
+        for j in range(x_out.shape[0]):
+            row = r0 + j
+            map_row(score, score_jac, prog, sp, sc, row, i0, L, X, np.int64(1))
+            for l in range(L):
+                norm[l] = _norm(sym, Y, l)
+                done[l] = 0.0
+                for a in range(d):
+                    M[a, l] = sym[0, a, l]
+                    for b in range(d):
+                        D[a, b, l] = tan[0, a, b, l]
+            for it in range(61):
+                active = False
+                for l in range(L):
+                    if done[l] == 0.0:
+                        if norm[l] < tol or it == 60:
+                            done[l] = 1.0
+                            its[l] = it if norm[l] < tol else -1.0
+                            for a in range(d):
+                                for b in range(d):
+                                    A[a, b, l] = D[a, b, l]
+                            det[l] = det_lane(A, l)
+                        else:
+                            active = True
+                if not active:
+                    break
+                for l in range(L):            # the Newton step of the points still going
+                    acc[l] = done[l]
+                    lam[l] = 1.0
+                    if done[l] == 0.0:
                         for a in range(d):
                             for b in range(d):
                                 A[a, b, l] = D[a, b, l]
-                        det[l] = det_lane(A, l)
-                    else:
-                        active = True
-            if not active:
-                break
-            for l in range(L):            # the Newton step of the points still going
-                acc[l] = done[l]
-                lam[l] = 1.0
-                if done[l] == 0.0:
+                        inverse_lane(A, B, l)
+                        for a in range(d):
+                            s = 0.0
+                            for c in range(d):
+                                s += B[a, c, l] * (M[c, l] - Y[c, l])
+                            St[a, l] = s
+                # damped: halve each point's step while it does not reduce its residual (12 times at most,
+                # then take it); the accepted trial's value and Jacobian serve the next iteration
+                for tries in range(13):
                     for a in range(d):
-                        for b in range(d):
-                            A[a, b, l] = D[a, b, l]
-                    inverse_lane(A, B, l)
-                    for a in range(d):
-                        s = 0.0
-                        for c in range(d):
-                            s += B[a, c, l] * (M[c, l] - Y[c, l])
-                        St[a, l] = s
-            # damped: halve each point's step while it does not reduce its residual (12 times at most,
-            # then take it); the accepted trial's value and Jacobian serve the next iteration
-            for tries in range(13):
-                for a in range(d):
+                        for l in range(L):
+                            Xt[a, l] = X[a, l] - lam[l] * St[a, l]
+                    map_row(score, score_jac, prog, sp, sc, row, i0, L, Xt, np.int64(1))
+                    pending = False
                     for l in range(L):
-                        Xt[a, l] = X[a, l] - lam[l] * St[a, l]
-                map_row(score, score_jac, prog, sp, sc, row, i0, L, Xt, np.int64(1))
-                pending = False
-                for l in range(L):
-                    if acc[l] == 0.0:
-                        trial = _norm(sym, Y, l)
-                        if trial <= norm[l] or tries == 12:
-                            acc[l] = 1.0
-                            norm[l] = trial
-                            for a in range(d):
-                                X[a, l] = Xt[a, l]
-                                M[a, l] = sym[0, a, l]
-                                for b in range(d):
-                                    D[a, b, l] = tan[0, a, b, l]
-                        else:
-                            lam[l] *= 0.5
-                            pending = True
-                if not pending:
-                    break
-        for l in range(L):
-            i = i0 + l
-            if i < n:
-                for a in range(d):
-                    x_out[j, i, a] = X[a, l]
-                det_out[j, i] = det[l]
-                its_out[j, i] = np.int64(its[l])
+                        if acc[l] == 0.0:
+                            trial = _norm(sym, Y, l)
+                            if trial <= norm[l] or tries == 12:
+                                acc[l] = 1.0
+                                norm[l] = trial
+                                for a in range(d):
+                                    X[a, l] = Xt[a, l]
+                                    M[a, l] = sym[0, a, l]
+                                    for b in range(d):
+                                        D[a, b, l] = tan[0, a, b, l]
+                            else:
+                                lam[l] *= 0.5
+                                pending = True
+                    if not pending:
+                        break
+            for l in range(L):
+                i = i0 + l
+                if i < n:
+                    for a in range(d):
+                        x_out[j, i, a] = X[a, l]
+                    det_out[j, i] = det[l]
+                    its_out[j, i] = np.int64(its[l])
 
 
 def solve_compiled(backend: str, target, model, sampler, sched, t_hi: int, t_lo: int, y, x0, tol: float):

@@ -175,23 +175,26 @@ class PairScratch(NamedTuple):
 
 
 @numba.njit(**OPTS)
-def pairs_body(i0, L, N, buf, score, score_jac, args):
-    """Lanes = pairs: item ``i0 + l`` is pair ``(i0 + l) % n_pad`` of row ``r0 + (i0 + l) // n_pad``
-    (``n_pad``, a multiple of the block's lanes, keeps a block within one row)."""
+def pairs_body(b_lo, b_hi, L, N, buf, score, score_jac, args):
+    """Lanes = pairs, blocks ``b_lo .. b_hi - 1``: item ``i0 + l`` of block ``b`` (``i0 = bL``) is
+    pair ``(i0 + l) % n_pad`` of row ``r0 + (i0 + l) // n_pad`` (``n_pad``, a multiple of the
+    block's lanes, keeps a block within one row)."""
     out, n, n_pad, r0, V0, V1, pts, logw, pt, prog, sp, lay = args
     sc = views(buf, lay)
     X, Y, Z = take(buf, lay.X), take(buf, lay.Y), take(buf, lay.Z)
     g = (take(buf, lay.U), take(buf, lay.R), take(buf, lay.V), take(buf, lay.A), take(buf, lay.B), take(buf, lay.C),
          take(buf, lay.logdiag), take(buf, lay.top), take(buf, lay.tot))
     lq, lp = take(buf, lay.lq), take(buf, lay.lp)
-    j, p0 = i0 // n_pad, i0 % n_pad
-    row = r0 + j
-    draw_lanes(pt, row, p0, L, Y, X, Z)
-    log_q_lanes(pt, row, Y, X, g[1], sc[2], lq, g[7], L)
-    kernel_logpdf_lanes(score, score_jac, prog, sp, sc, row, p0, L, X, Y, V0[row], V1[row], pts, logw, g, lp)
-    for l in range(L):
-        if p0 + l < n:
-            out[j, p0 + l] = lp[l] - lq[l]
+    for b in range(b_lo, b_hi):
+        i0 = b * L
+        j, p0 = i0 // n_pad, i0 % n_pad
+        row = r0 + j
+        draw_lanes(pt, row, p0, L, Y, X, Z)
+        log_q_lanes(pt, row, Y, X, g[1], sc[2], lq, g[7], L)
+        kernel_logpdf_lanes(score, score_jac, prog, sp, sc, row, p0, L, X, Y, V0[row], V1[row], pts, logw, g, lp)
+        for l in range(L):
+            if p0 + l < n:
+                out[j, p0 + l] = lp[l] - lq[l]
 
 
 def log_ratios(backend: str, target, model, sampler, sched, seed: int, n: int, rule, t_hi: int, t_lo: int):

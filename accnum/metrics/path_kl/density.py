@@ -79,7 +79,7 @@ def full_cov_logpdf(sampler, t: int, sched, model, x: np.ndarray, y: np.ndarray)
 
 
 # ------------------------------------------------------------------------------- compiled
-@numba.njit(**OPTS)
+@numba.njit(inline="always", **OPTS)
 def kernel_logpdf_lanes(score, score_jac, prog, sp, sc, row, i0, L, X, Y, v0, v1, pts, logw, g, out):
     """``out[l] = log p(Y[:, l] | X[:, l])`` (as :func:`kernel_logpdf`) for the kernel whose mean
     map is row ``row`` of the mean-map program ``prog``; ``sc`` the executor's scratch,
