@@ -85,6 +85,14 @@ def fresh(body):
     return twin
 
 
+def scratch(total: int) -> np.ndarray:
+    """A block's scratch buffer of ``total`` float64 numbers starting on a 64-byte boundary
+    (a cache line, and one AVX-512 vector: the lanes' loads and stores stay aligned)."""
+    raw = np.empty(total + 8)
+    start = (-raw.ctypes.data % 64) // 8
+    return raw[start:start + total]
+
+
 _POOL = None
 
 
@@ -104,12 +112,12 @@ def _cpu(body, score, score_jac, n, lanes, total, args):
     threads = min(numba.get_num_threads(), blocks)
     run = body if cacheable(body, score, score_jac) else fresh(body)
     if threads <= 1:
-        run(0, blocks, lanes, n, np.empty(total), score, score_jac, args)
+        run(0, blocks, lanes, n, scratch(total), score, score_jac, args)
         return
     chunks = min(blocks, 4 * threads)           # a few runs per thread evens out uneven blocks
     edges = [blocks * c // chunks for c in range(chunks + 1)]
     pool = _pool()
-    futures = [pool.submit(run, edges[c], edges[c + 1], lanes, n, np.empty(total), score, score_jac, args)
+    futures = [pool.submit(run, edges[c], edges[c + 1], lanes, n, scratch(total), score, score_jac, args)
                for c in range(chunks)]
     for f in futures:
         f.result()

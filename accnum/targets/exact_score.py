@@ -97,12 +97,15 @@ def workspace(K: int, d: int) -> int:
 
 
 @numba.njit(**OPTS)
-def _responsibilities(p, q, X, ws, L):
-    """``ws[k] = gamma_k`` and ``ws[K + k d + a] = v_k,a = -iv_k,a (U_k^T x - U_k^T m_k)_a``
-    (so that ``g_k = U_k v_k``) for every lane; ``ws[top], ws[tot]`` scratch."""
+def _log_weights(p, q, X, ws, L, grad):
+    """The log-weights ``ws[k] = e_k = log w_k - 1/2 log|C_k| - 1/2 (x - m_k)^T C_k^{-1} (x - m_k)``
+    of the components at evaluation ``q``'s noise level and their largest ``ws[top] = max_k e_k``
+    for every lane (docs/math/mixtures.md#responsibilities); with ``grad`` also
+    ``ws[K + k d + a] = v_k,a = -iv_k,a (U_k^T x - U_k^T m_k)_a`` (so that ``g_k = U_k v_k``).
+    The one pass over the whitened coordinates that the score and the log-density share."""
     lw, sab, iv, mu, U, full = p
     K, d = lw.shape[1], X.shape[0]
-    top, tot = ws[K * (d + 1)], ws[K * (d + 1) + 1]
+    top = ws[K * (d + 1)]
     xr = ws[K * (d + 1) + 3:K * (d + 1) + 3 + d]
     s = sab[q]
     for l in range(L):
@@ -124,13 +127,27 @@ def _responsibilities(p, q, X, ws, L):
             m = s * mu[k, a]
             v = iv[q, k, a]
             h = 0.5 * v
-            g = ws[K + k * d + a]
-            for l in range(L):
-                z = (xr[a, l] if full else X[a, l]) - m
-                e[l] -= h * z * z
-                g[l] = -v * z
+            if grad:
+                g = ws[K + k * d + a]
+                for l in range(L):
+                    z = (xr[a, l] if full else X[a, l]) - m
+                    e[l] -= h * z * z
+                    g[l] = -v * z
+            else:
+                for l in range(L):
+                    z = (xr[a, l] if full else X[a, l]) - m
+                    e[l] -= h * z * z
         for l in range(L):
             top[l] = max(top[l], e[l])
+
+
+@numba.njit(**OPTS)
+def _responsibilities(p, q, X, ws, L):
+    """``ws[k] = gamma_k`` and ``ws[K + k d + a] = v_k,a`` (see :func:`_log_weights`) for every
+    lane; ``ws[top], ws[tot]`` scratch."""
+    K, d = p[0].shape[1], X.shape[0]
+    top, tot = ws[K * (d + 1)], ws[K * (d + 1) + 1]
+    _log_weights(p, q, X, ws, L, True)
     for l in range(L):
         tot[l] = 0.0
     for k in range(K):
@@ -249,35 +266,11 @@ def score_lowrank_lanes(p, q, i0, L, X, OUT, D, A, B, ws):
 
 @numba.njit(**OPTS)
 def logpdf_lanes(p, q, X, ws, out, L):
-    """``out[l] = log q(X[:, l])`` of the mixture at evaluation ``q``'s noise level (log-sum-exp)."""
-    lw, sab, iv, mu, U, full = p
-    K, d = lw.shape[1], X.shape[0]
+    """``out[l] = log q(X[:, l])`` of the mixture at evaluation ``q``'s noise level (log-sum-exp
+    of :func:`_log_weights`)."""
+    K, d = p[0].shape[1], X.shape[0]
     top, tot = ws[K * (d + 1)], ws[K * (d + 1) + 1]
-    xr = ws[K * (d + 1) + 3:K * (d + 1) + 3 + d]
-    s = sab[q]
-    for l in range(L):
-        top[l] = -math.inf
-    for k in range(K):
-        e = ws[k]
-        c = lw[q, k]
-        for l in range(L):
-            e[l] = c
-        if full:
-            for a in range(d):
-                for l in range(L):
-                    xr[a, l] = 0.0
-                for b in range(d):
-                    u = U[k, b, a]
-                    for l in range(L):
-                        xr[a, l] += u * X[b, l]
-        for a in range(d):
-            m = s * mu[k, a]
-            h = 0.5 * iv[q, k, a]
-            for l in range(L):
-                z = (xr[a, l] if full else X[a, l]) - m
-                e[l] -= h * z * z
-        for l in range(L):
-            top[l] = max(top[l], e[l])
+    _log_weights(p, q, X, ws, L, False)
     for l in range(L):
         tot[l] = 0.0
     for k in range(K):
