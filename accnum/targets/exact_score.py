@@ -142,22 +142,9 @@ def _log_weights(p, q, X, ws, L, grad):
 
 
 @numba.njit(**OPTS)
-def _responsibilities(p, q, X, ws, L):
-    """``ws[k] = gamma_k`` and ``ws[K + k d + a] = v_k,a`` (see :func:`_log_weights`) for every
-    lane; ``ws[top], ws[tot]`` scratch."""
-    K, d = p[0].shape[1], X.shape[0]
-    top, tot = ws[K * (d + 1)], ws[K * (d + 1) + 1]
-    _log_weights(p, q, X, ws, L, True)
-    for l in range(L):
-        tot[l] = 0.0
-    for k in range(K):
-        e = ws[k]
-        for l in range(L):
-            w = vexp_neg(e[l] - top[l])
-            e[l] = w
-            tot[l] += w
-    for l in range(L):
-        tot[l] = 1.0 / tot[l]
+def _normalise(ws, K, d, L):
+    """``ws[k] <- gamma_k = w_k / sum_j w_j`` from the weights :func:`score_lanes` leaves."""
+    tot = ws[K * (d + 1) + 1]
     for k in range(K):
         e = ws[k]
         for l in range(L):
@@ -185,15 +172,25 @@ def _gradient(p, k, a, ws, L, out):
 
 @numba.njit(**OPTS)
 def score_lanes(p, q, i0, L, X, OUT, ws):
-    """The exact score ``s(x) = sum_k gamma_k g_k`` at ``X[:, l]`` into ``OUT[:, l]``."""
+    """The exact score ``s(x) = sum_k gamma_k g_k = (sum_k w_k g_k) / sum_k w_k`` at ``X[:, l]``
+    into ``OUT[:, l]``, with ``w_k = exp(e_k - max_j e_j)`` (:func:`_log_weights`): one pass
+    over the components takes the exponentials and sums both numerator and denominator.
+    Leaves ``ws[k] = w_k``, ``ws[tot] = 1 / sum_k w_k`` and ``ws[K + k d + a] = v_k,a`` for the
+    Jacobians (:func:`_normalise` turns the weights into the responsibilities)."""
     K, d = p[0].shape[1], X.shape[0]
-    _responsibilities(p, q, X, ws, L)
-    tmp = ws[K * (d + 1) + 2]
+    _log_weights(p, q, X, ws, L, True)
+    top, tot, tmp = ws[K * (d + 1)], ws[K * (d + 1) + 1], ws[K * (d + 1) + 2]
     for a in range(d):
         for l in range(L):
             OUT[a, l] = 0.0
+    for l in range(L):
+        tot[l] = 0.0
     for k in range(K):
-        gam = ws[k]
+        e = ws[k]
+        for l in range(L):
+            w = vexp_neg(e[l] - top[l])
+            e[l] = w
+            tot[l] += w
         for a in range(d):
             if p[5]:
                 _gradient(p, k, a, ws, L, tmp)
@@ -201,7 +198,12 @@ def score_lanes(p, q, i0, L, X, OUT, ws):
             else:
                 g = ws[K + k * d + a]
             for l in range(L):
-                OUT[a, l] += gam[l] * g[l]
+                OUT[a, l] += e[l] * g[l]
+    for l in range(L):
+        tot[l] = 1.0 / tot[l]
+    for a in range(d):
+        for l in range(L):
+            OUT[a, l] *= tot[l]
 
 
 @numba.njit(**OPTS)
@@ -210,6 +212,7 @@ def score_jac_lanes(p, q, i0, L, X, OUT, J, ws):
     lw, sab, iv, mu, U, full = p
     K, d = lw.shape[1], X.shape[0]
     score_lanes(p, q, i0, L, X, OUT, ws)
+    _normalise(ws, K, d, L)
     dev = ws[K * (d + 1) + 3 + d:K * (d + 1) + 3 + 2 * d]
     for a in range(d):
         for b in range(d):
@@ -250,6 +253,7 @@ def score_lowrank_lanes(p, q, i0, L, X, OUT, D, A, B, ws):
     lw, sab, iv, mu, U, full = p
     K, d = lw.shape[1], X.shape[0]
     score_lanes(p, q, i0, L, X, OUT, ws)
+    _normalise(ws, K, d, L)
     for a in range(d):
         for l in range(L):
             D[a, l] = 0.0
