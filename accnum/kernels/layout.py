@@ -37,8 +37,11 @@ import numpy as np
 
 from .numba_compat import cacheable, stabilize
 
-#: lanes per block on the CPU (the vectorised loops reach their plateau from 32 lanes)
-LANES = 64
+#: lanes per block on the CPU: measured with benchmarks/bench_speed.py (ring8, n = 2e5), ddim-li ran
+#: 6.6e7, 9.2e7, 1.15e8, 1.14e8, 1.14e8 and 1.02e8 sample-steps/s at 32, 64, 128, 256, 512 and 1024
+#: lanes (each lane loop's alias checks and remainder paid once per 16 AVX-512 vectors, not 8);
+#: at d = 8, K = 32 and for the exact metrics' tangents 128 was as fast as 64 or faster
+LANES = 128
 #: kernel compile options: ``contract`` lets LLVM fuse multiply-adds (never reassociation:
 #: :mod:`accnum.kernels.vmath` and the results' agreement with NumPy rely on that)
 OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
