@@ -24,6 +24,7 @@ import math
 import numba
 import numpy as np
 
+from .kernels.layout import OPTS
 from .kernels.numba_compat import stabilize
 from .kernels.vmath import vcos_2pi, vlog
 
@@ -80,10 +81,9 @@ def uniforms(seed: int, step: int, slot: int, n: int, d: int, start: int = 0) ->
 # turns mixed signed/unsigned integer arithmetic into floats.
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 _ONE, _TWO = np.uint64(1), np.uint64(2)
-_OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def mix64_one(z):
     """splitmix64's finaliser on one uint64 (:func:`mix64`)."""
     z = (z ^ (z >> _S30)) * _M1
@@ -91,20 +91,20 @@ def mix64_one(z):
     return z ^ (z >> _S31)
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def sample_key(stream, i):
     """The key of sample ``i`` in a stream (a key of :func:`stream_key`)."""
     return mix64_one(stream ^ np.uint64(i))
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def uniform_one(key, j):
     """Coordinate ``j``'s uniform on (0, 1] under sample key ``key`` (:func:`uniforms`)."""
     a = mix64_one(key ^ (_TWO * np.uint64(j) + _ONE))
     return np.float64((a >> _S11) + _ONE) * _TWO_M53
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def normal_one(key, j):
     """Coordinate ``j``'s standard normal under sample key ``key`` (:func:`normals`)."""
     two_j = _TWO * np.uint64(j)
@@ -115,7 +115,7 @@ def normal_one(key, j):
     return math.sqrt(-2.0 * vlog(u1)) * vcos_2pi(u2)
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def normals_lanes(stream, i0, out):
     """``out[a, l]`` = coordinate ``a``'s normal of sample ``i0 + l`` in ``stream``: a block of
     lanes (the loop over lanes innermost, so it vectorises)."""

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import _checks, noise
 from .schedules import alpha_bar_from_log_snr, log_snr
+from .kernels.layout import OPTS
 from .kernels.numba_compat import stabilize
 from .score import CompiledScore, ExactScore, ScoreModel
 from .targets import exact_score
@@ -33,7 +34,6 @@ from .targets import resolve as resolve_target
 from .errors import InvalidInput
 
 KINDS = ("smooth", "bias", "scale", "time", "noise")
-_OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
 #: eps_score is a root mean square: its square, the quantity the assumption bounds, must be a float64
 EPS_MAX = 1e150
 JACOBIAN_KINDS = ("smooth",)      # kinds whose Jacobian error is a free dial
@@ -111,7 +111,7 @@ class SmoothField(Perturbed):
         return f"smooth(a={self.amplitude:.4g}, omega={self.frequency:.4g})"
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def _smooth_arg(p, f, X, arg, L):
     """``arg[l] = b_f + (omega Omega0 X[:, l])_f``, the feature's phase at each lane."""
     Om, b = p[2], p[3]
@@ -124,7 +124,7 @@ def _smooth_arg(p, f, X, arg, L):
             arg[l] += w * X[a, l]
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def smooth_score(p, q, i0, L, X, OUT, ws):
     """``s* + e``, ``e(x) = a A cos(omega Omega0 x + b)``: p = (tables, a A (d, m), omega Omega0 (m, d), b (m), row)."""
     exact_score.score_lanes(p[0], q, i0, L, X, OUT, ws)
@@ -139,7 +139,7 @@ def smooth_score(p, q, i0, L, X, OUT, ws):
                 OUT[a, l] += w * arg[l]
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def smooth_score_jac(p, q, i0, L, X, OUT, J, ws):
     """... and ``J* + grad e = J* - a A diag(sin(omega Omega0 x + b)) omega Omega0``."""
     exact_score.score_jac_lanes(p[0], q, i0, L, X, OUT, J, ws)
@@ -203,7 +203,7 @@ class Scale(Perturbed):
         return f"scale(delta={self.delta:.4g})"
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def affine_score(p, q, i0, L, X, OUT, ws):
     """``c s* + b`` (scale: ``c = 1 + delta``, ``b = 0``; bias: ``c = 1``): p = (tables, c, b (d))."""
     exact_score.score_lanes(p[0], q, i0, L, X, OUT, ws)
@@ -214,7 +214,7 @@ def affine_score(p, q, i0, L, X, OUT, ws):
             OUT[a, l] = c * OUT[a, l] + ba
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def affine_score_lowrank(p, q, i0, L, X, OUT, D, A, B, ws):
     """... and its Jacobian ``c J*`` as diagonal plus low rank (``c D*``, ``c A*``, ``B*``)."""
     exact_score.score_lowrank_lanes(p[0], q, i0, L, X, OUT, D, A, B, ws)
@@ -230,7 +230,7 @@ def affine_score_lowrank(p, q, i0, L, X, OUT, D, A, B, ws):
                 A[a, k, l] *= c
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def affine_score_jac(p, q, i0, L, X, OUT, J, ws):
     exact_score.score_jac_lanes(p[0], q, i0, L, X, OUT, J, ws)
     c, b = p[1], p[2]
@@ -312,7 +312,7 @@ class EvaluationNoise(Perturbed):
         return f"noise(sigma={self.sigma:.4g})"
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def noisy_score(p, q, i0, L, X, OUT, ws):
     """``s* + sigma Z`` with a fresh ``Z`` per evaluation: p = (tables, sigma, keys (Q) of the
     counter-generator streams of the evaluations, :class:`EvaluationNoise`)."""

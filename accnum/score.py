@@ -315,11 +315,10 @@ def _sum_functions(fa, ja, fb, jb, wa, wb):
     key = (fa, ja, fb, jb, wa, wb)
     if key in _SUMS:
         return _SUMS[key]
+    from .kernels.layout import OPTS
     from .kernels.numba_compat import variant
 
-    opts = dict(cache=True, error_model="numpy", fastmath={"contract"})
-
-    @variant(fa, fb, wa, wb, **opts)
+    @variant(fa, fb, wa, wb, **OPTS)
     def score(p, q, i0, L, X, OUT, ws):
         fa(p[0], q, i0, L, X, OUT, ws[:wa])
         d = X.shape[0]
@@ -329,7 +328,7 @@ def _sum_functions(fa, ja, fb, jb, wa, wb):
             for l in range(L):
                 OUT[a, l] += tmp[a, l]
 
-    @variant(ja, jb, wa, wb, **opts)
+    @variant(ja, jb, wa, wb, **OPTS)
     def score_jac(p, q, i0, L, X, OUT, J, ws):
         ja(p[0], q, i0, L, X, OUT, J, ws[:wa])
         d = X.shape[0]

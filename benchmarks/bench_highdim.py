@@ -83,7 +83,6 @@ def _clock(fn, reps):
 
 def _profile_one(s: str, d: int, T: int) -> None:
     from accnum.kernels import lowrank as lr
-    from accnum.kernels.layout import take
     from accnum.samplers import get as get_sampler
     from accnum.score import ExactScore
 
@@ -91,7 +90,7 @@ def _profile_one(s: str, d: int, T: int) -> None:
     p = lr.prepare("cpu", tg, ExactScore(tg), sampler, sched, np.random.default_rng(0).standard_normal((8, d)), 0)
     lay, sp, L, f = p.args[-1], p.args[6], p.lanes, p.score_jac
     buf = np.random.default_rng(1).standard_normal(p.total) * 0.01
-    v = {name: take(buf, getattr(lay, name)) for name in lay._fields}
+    v = {name: buf[o:o + size].reshape(shape) for name, (o, size, shape) in zip(lay._fields, lay, strict=True)}   # take()'s views
     v["pdl"][:] = 1.0 + 0.01 * np.random.default_rng(2).standard_normal(v["pdl"].shape)
     K, R, rows, ws = v["A"].shape[1], v["pU"].shape[0], v["sym"].shape[0], v["ws"]
     reps, steps = max(3, 2_000_000 // d), T - 1

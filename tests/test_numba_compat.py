@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import numba
+import numpy as np
 import pytest
 from numba.core.dispatcher import Dispatcher
 
@@ -161,3 +162,33 @@ def test_index_entries_that_cannot_be_written_again_are_dropped_on_save(tmp_path
     index = caching.IndexDataCacheFile(str(tmp_path), "k", ("stamp", 1))
     index._save_index({("good", 1): "k-1.nbc", ("bad", _Vanished()): "k-2.nbc"})
     assert index._load_index() == {("good", 1): "k-1.nbc"}
+
+
+def test_kernels_compile_without_reference_counting():
+    """NO_RUNTIME (item 7): a function compiled with it has no reference-count calls on the
+    views it takes, one compiled without it has; and allocating under it is a compile error,
+    never a wrong run."""
+    from accnum.kernels.layout import OPTS
+
+    assert OPTS["_nrt"] is False and numba_compat.NO_RUNTIME == {"_nrt": False}
+
+    def views(buf):
+        a = buf[2:8].reshape((2, 3))
+        s = 0.0
+        for i in range(2):
+            s += a[i].sum()
+        return s
+
+    buf = np.arange(10.0)
+    bare = numba.njit(**numba_compat.NO_RUNTIME)(views)
+    counted = numba.njit(views)
+    assert bare(buf) == counted(buf) == 27.0
+    assert "NRT_incref" not in bare.inspect_llvm(bare.signatures[0])
+    assert "NRT_incref" in counted.inspect_llvm(counted.signatures[0])
+
+    @numba.njit(**numba_compat.NO_RUNTIME)
+    def allocates(n):
+        return np.zeros(n).sum()
+
+    with pytest.raises(numba.core.errors.TypingError):
+        allocates(3)

@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from .numba_compat import cacheable, stabilize
+from .numba_compat import NO_RUNTIME, cacheable, stabilize
 
 #: lanes per block on the CPU: measured with benchmarks/bench_speed.py (ring8, n = 2e5), ddim-li ran
 #: 6.6e7, 9.2e7, 1.15e8, 1.14e8, 1.14e8 and 1.02e8 sample-steps/s at 32, 64, 128, 256, 512 and 1024
@@ -43,8 +43,9 @@ from .numba_compat import cacheable, stabilize
 #: at d = 8, K = 32 and for the exact metrics' tangents 128 was as fast as 64 or faster
 LANES = 128
 #: kernel compile options: ``contract`` lets LLVM fuse multiply-adds (never reassociation:
-#: :mod:`accnum.kernels.vmath` and the results' agreement with NumPy rely on that)
-OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+#: :mod:`accnum.kernels.vmath` and the results' agreement with NumPy rely on that); no
+#: reference counting (:data:`accnum.kernels.numba_compat.NO_RUNTIME`: the kernels allocate nothing)
+OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"}, **NO_RUNTIME)
 
 
 def layout(cls, **shapes):

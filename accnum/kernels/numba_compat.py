@@ -30,6 +30,14 @@ fails there first).
 6. **The CUDA simulator** (``NUMBA_ENABLE_CUDASIM=1``) runs kernels as Python and passes them
    its own array wrappers; a CPU-compiled function called from such a kernel needs the NumPy
    arrays inside (:func:`device_callable`).
+7. **Kernels without Numba's runtime** (:data:`NO_RUNTIME`, the private ``_nrt=False`` option
+   of ``njit``).  The kernels allocate nothing (a block's scratch comes from the launcher,
+   every array inside is a view of it or of an argument), so the reference counting that
+   Numba's runtime adds to every view taken and every array passed is pure cost: without it
+   the default ``accnum rates`` compiled in 16.4 s instead of 18 s and ran warm in 6.7 s
+   instead of 8.7 s, ``ddim-li`` 1.29e8 sample-steps/s instead of 1.14e8.  A kernel that
+   allocated, or returned a view it made to Python, would fail to compile (a typing error),
+   not run wrongly.
 """
 
 from __future__ import annotations
@@ -45,6 +53,9 @@ from numba.core.registry import CPUDispatcher
 
 #: versions the workarounds below were checked on (tests/test_numba_compat.py)
 CHECKED = {"numba": "0.68", "numba_cuda": "0.30"}
+
+#: ``njit`` options for code that runs without Numba's runtime (item 7 above)
+NO_RUNTIME = {"_nrt": False}
 
 
 def _build_id() -> str:
@@ -231,4 +242,4 @@ def device_callable(fn):
     return call
 
 
-__all__ = ["BUILD", "CHECKED", "compile_ptx", "device_callable", "identify", "stabilize", "stable", "variant"]
+__all__ = ["BUILD", "CHECKED", "NO_RUNTIME", "compile_ptx", "device_callable", "identify", "stabilize", "stable", "variant"]

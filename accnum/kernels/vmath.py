@@ -25,9 +25,8 @@ import math
 import numba
 import numpy as np
 
+from .layout import OPTS
 from .numba_compat import stabilize
-
-_OPTS = dict(error_model="numpy", fastmath={"contract"}, cache=True)
 
 LOG2E = 1.4426950408889634          # 1/ln 2
 LN2HI = 6.93147180369123816490e-01  # fdlibm: 0x3fe62e42fee00000 (low 21 bits zero)
@@ -43,13 +42,13 @@ C2, C3, C4, C5, C6, C7 = [1.0 / math.factorial(k) for k in range(2, 8)]
 C8, C9, C10, C11, C12, C13 = [1.0 / math.factorial(k) for k in range(8, 14)]
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def _pow2(n):
     """2^n for -1022 <= n <= 1023 (an int64), by writing the exponent field."""
     return np.int64((n + BIAS) << S52).view(np.float64)
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def _reduce(x):
     """(n as float, n as int64, r) with x = n ln2 + r, |r| <= ~0.347 (|x| <= ~1100)."""
     kd = x * LOG2E + SHIFT
@@ -59,7 +58,7 @@ def _reduce(x):
     return fn, n, r
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def _expm1_poly(r):
     """e^r - 1 for |r| <= 0.35 (Taylor to r^13; Horner)."""
     q = C13
@@ -77,7 +76,7 @@ def _expm1_poly(r):
     return r + (r * r) * q
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def vexp(x):
     """e^x, max error ~1 ulp (see test_vmath.py), 0 for x < -745.2 or -inf, inf for x >= 710."""
     x = min(max(x, -746.0), 710.0)
@@ -87,7 +86,7 @@ def vexp(x):
     return (p * _pow2(n1)) * _pow2(n - n1)
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def vexp_neg(x):
     """e^x for x <= 0 only (the responsibilities' exp(e_k - max e)): the same, one clamp less."""
     x = max(x, -746.0)
@@ -97,7 +96,7 @@ def vexp_neg(x):
     return (p * _pow2(n1)) * _pow2(n - n1)
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def vexpm1(x):
     """e^x - 1 for |x| <= 709 (accurate near 0: no cancellation for n = 0)."""
     x = min(max(x, -746.0), 709.0)
@@ -108,7 +107,7 @@ def vexpm1(x):
     return s * pm + (s - 1.0)
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def vtanh(x):
     """tanh x = expm1(2|x|) / (expm1(2|x|) + 2), signed; 1 for |x| > 20 (exactly, in double)."""
     ax = min(abs(x), 20.0)
@@ -131,7 +130,7 @@ EXP_MASK = np.int64(0x7FF)
 SQRT2 = 1.4142135623730951
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def vlog(x):
     """log x for normal positive finite x (the generator's u1 in [2^-53, 1]); no special cases."""
     i = np.float64(x).view(np.int64)
@@ -157,7 +156,7 @@ TWO_PI_HI = 6.28318530717958623200e+00
 TWO_PI_LO = 2.44929359829470635445e-16   # 2 pi - TWO_PI_HI
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def _cos_poly(t):
     """cos t, |t| <= pi/4 (Taylor to t^20)."""
     z = t * t
@@ -173,7 +172,7 @@ def _cos_poly(t):
     return 1.0 - 0.5 * z + (z * z) * p
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def _sin_poly(t):
     """sin t, |t| <= pi/4 (Taylor to t^21)."""
     z = t * t
@@ -190,7 +189,7 @@ def _sin_poly(t):
     return t - (t * z) * p
 
 
-@numba.njit(**_OPTS)
+@numba.njit(**OPTS)
 def vcos_2pi(u):
     """cos(fl(2 pi u)), as accnum.noise computes it (np.cos(2 pi u)), for u in [0, 1):
     reduction of t = fl(2 pi u) by pi/2 in two parts (Cody-Waite; ample for |t| < 7)."""
