@@ -23,8 +23,8 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from ..noise import normal_one, sample_key
-from .layout import OPTS, layout, take
+from ..noise import normal_one, normals_lanes, sample_key
+from .layout import OPTS, layout, load_lanes, take
 from .linalg import det_sign_lane, slogdet_lane
 from .numba_compat import stabilize
 
@@ -90,6 +90,16 @@ def matmul_lanes(dst, A, B, L):
             for m in range(e):
                 for l in range(L):
                     dst[a, b, l] += A[a, m, l] * B[m, b, l]
+
+
+@numba.njit(**OPTS)
+def start_lanes(Y, y, draw, key, i0, L, n):
+    """A block's ``Y_T`` into ``Y (d, L)``: ``N(0, I)`` drawn from stream ``key`` (``draw``), or
+    the given points ``y (n, d)``."""
+    if draw:
+        normals_lanes(key, i0, Y)
+    else:
+        load_lanes(Y, y, i0, L, n)
 
 
 @numba.njit(**OPTS)

@@ -67,6 +67,16 @@ def take(buf, spec):
     return buf[spec[0]:spec[0] + spec[1]].reshape(spec[2])
 
 
+@numba.njit(**OPTS)
+def load_lanes(dst, src, i0, L, n):
+    """``dst[a, l] = src[i0 + l, a]``: a block's points from an ``(n, d)`` array, lane index
+    last (zeros in the padding lanes ``i0 + l >= n``)."""
+    for a in range(dst.shape[0]):
+        for l in range(L):
+            i = i0 + l
+            dst[a, l] = src[i, a] if i < n else 0.0
+
+
 def lanes_for(backend: str, per_lane: int, budget: int = 1 << 18) -> int:
     """Lanes per block: :data:`LANES` on the CPU, fewer when a lane's scratch is large (a d x d
     tangent per row at large d), so that a block's scratch stays near ``budget`` numbers;

@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import noise
 from ..errors import MissingCapability
-from .executor import lincomb
+from .executor import lincomb, start_lanes
 from .layout import OPTS, Prepared, layout, run, take
 from .linalg import slogdet_lane
 from .vmath import vlog
@@ -226,13 +226,7 @@ def lowrank_body(b_lo, b_hi, L, n, buf, score, score_lr, args):
     s0 = 1 + n_mem + n_noise
     for b in range(b_lo, b_hi):
         i0 = b * L
-        if draw_init:
-            noise.normals_lanes(init_key, i0, sym[0])
-        else:
-            for a in range(d):
-                for l in range(L):
-                    i = i0 + l
-                    sym[0, a, l] = y[i, a] if i < n else 0.0
+        start_lanes(sym[0], y, draw_init, init_key, i0, L, n)
         for l in range(L):
             bad[l] = 0.0
             ld[l] = 0.0

@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from ..score import Evaluations, ScoreModel, no_jacobian
-from .layout import OPTS, launch, lanes_for, layout, take
+from .layout import OPTS, launch, lanes_for, layout, load_lanes, take
 from .numba_compat import identify, stabilize
 
 
@@ -30,10 +30,7 @@ def points_body(b_lo, b_hi, L, n, buf, score, score_jac, args):
     d = x.shape[1]
     for b in range(b_lo, b_hi):
         i0 = b * L
-        for a in range(d):
-            for l in range(L):
-                i = i0 + l
-                X[a, l] = x[i, a] if i < n else 0.0
+        load_lanes(X, x, i0, L, n)
         if jac:
             score_jac(sp, 0, i0, L, X, O, Jl, ws)
         else:

@@ -13,7 +13,7 @@ import numpy as np
 from .. import noise
 from ..errors import MissingCapability
 from ..score import Evaluations, no_jacobian
-from .executor import begin, lane_bytes, run_rows, run_scratch, views
+from .executor import begin, lane_bytes, run_rows, run_scratch, start_lanes, views
 from .layout import OPTS, Prepared, lanes_for, run
 from .numba_compat import identify, stabilize
 from .program import trace
@@ -40,13 +40,7 @@ def sample_body(b_lo, b_hi, L, n, buf, score, score_jac, args):
     d = y.shape[1]
     for b in range(b_lo, b_hi):
         i0 = b * L
-        if draw_init:
-            noise.normals_lanes(init_key, i0, sym[0])
-        else:
-            for a in range(d):
-                for l in range(L):
-                    i = i0 + l
-                    sym[0, a, l] = y[i, a] if i < n else 0.0
+        start_lanes(sym[0], y, draw_init, init_key, i0, L, n)
         begin(sc, prog.n_mem, prog.n_noise, L, jac)
         R = prog.steps.shape[0]
         if path.shape[0] == R + 1:     # the trajectory was asked for: Y after every step (row 0: Y_T)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ...errors import InvalidInput
 from ...kernels.executor import lane_bytes, map_row, run_scratch, views
-from ...kernels.layout import OPTS, launch, lanes_for, take
+from ...kernels.layout import OPTS, launch, lanes_for, load_lanes, take
 from ...kernels.linalg import det_lane, inverse_lane
 from ...kernels.numba_compat import stabilize
 from ...kernels.program import trace_mean_maps
@@ -107,11 +107,8 @@ def newton_body(b_lo, b_hi, L, n, buf, score, score_jac, args):
     d = y.shape[1]
     for b in range(b_lo, b_hi):
         i0 = b * L
-        for a in range(d):
-            for l in range(L):
-                i = i0 + l
-                Y[a, l] = y[i, a] if i < n else 0.0
-                X[a, l] = x0[i, a] if i < n else 0.0
+        load_lanes(Y, y, i0, L, n)
+        load_lanes(X, x0, i0, L, n)
         for j in range(x_out.shape[0]):
             row = r0 + j
             map_row(score, score_jac, prog, sp, sc, row, i0, L, X, np.int64(1))
