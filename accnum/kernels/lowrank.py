@@ -224,8 +224,8 @@ def lowrank_body(b_lo, b_hi, L, n, buf, score, score_lr, args):
     d = y.shape[1]
     P, S = stage_coef.shape[2], stage_coef.shape[1]
     s0 = 1 + n_mem + n_noise
-    for b in range(b_lo, b_hi):
-        i0 = b * L
+    for blk in range(b_lo, b_hi):
+        i0 = blk * L
         start_lanes(sym[0], y, draw_init, init_key, i0, L, n)
         for l in range(L):
             bad[l] = 0.0

@@ -28,8 +28,8 @@ def points_body(b_lo, b_hi, L, n, buf, score, score_jac, args):
     x, out, J, jac, sp, lay = args
     X, O, Jl, ws = take(buf, lay.X), take(buf, lay.O), take(buf, lay.J), take(buf, lay.ws)
     d = x.shape[1]
-    for b in range(b_lo, b_hi):
-        i0 = b * L
+    for blk in range(b_lo, b_hi):
+        i0 = blk * L
         load_lanes(X, x, i0, L, n)
         if jac:
             score_jac(sp, 0, i0, L, X, O, Jl, ws)

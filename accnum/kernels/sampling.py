@@ -38,11 +38,11 @@ def sample_body(b_lo, b_hi, L, n, buf, score, score_jac, args):
     sc = views(buf, lay)
     sym = sc[0]
     d = y.shape[1]
-    for b in range(b_lo, b_hi):
-        i0 = b * L
+    R = prog.steps.shape[0]
+    for blk in range(b_lo, b_hi):
+        i0 = blk * L
         start_lanes(sym[0], y, draw_init, init_key, i0, L, n)
         begin(sc, prog.n_mem, prog.n_noise, L, jac)
-        R = prog.steps.shape[0]
         if path.shape[0] == R + 1:     # the trajectory was asked for: Y after every step (row 0: Y_T)
             _record(path, 0, sym, i0, L, n)
             for r in range(R):

@@ -105,8 +105,8 @@ def newton_body(b_lo, b_hi, L, n, buf, score, score_jac, args):
     norm, lam, done, its = take(buf, lay.norm), take(buf, lay.lam), take(buf, lay.done), take(buf, lay.its)
     det, acc = take(buf, lay.det), take(buf, lay.acc)
     d = y.shape[1]
-    for b in range(b_lo, b_hi):
-        i0 = b * L
+    for blk in range(b_lo, b_hi):
+        i0 = blk * L
         load_lanes(Y, y, i0, L, n)
         load_lanes(X, x0, i0, L, n)
         for j in range(x_out.shape[0]):

@@ -185,8 +185,8 @@ def pairs_body(b_lo, b_hi, L, N, buf, score, score_jac, args):
     g = (take(buf, lay.U), take(buf, lay.R), take(buf, lay.V), take(buf, lay.A), take(buf, lay.B), take(buf, lay.C),
          take(buf, lay.logdiag), take(buf, lay.top), take(buf, lay.tot))
     lq, lp = take(buf, lay.lq), take(buf, lay.lp)
-    for b in range(b_lo, b_hi):
-        i0 = b * L
+    for blk in range(b_lo, b_hi):
+        i0 = blk * L
         j, p0 = i0 // n_pad, i0 % n_pad
         row = r0 + j
         draw_lanes(pt, row, p0, L, Y, X, Z)
