@@ -136,8 +136,9 @@ def local_error(target="gmm1d", samplers=DEFAULT_SAMPLERS, schedule="li2024", Ts
                              "error": errs.tolist(), "stderr": ses.tolist()})
     # fitted orders, local orders between neighbouring T and the polylog fits, as in rates;
     # the claims are p + 1 (one step) and p (all steps), not a metric's translation
-    orders = fit_orders(records, [(s, q) for s in sams for q in QUANTITIES], polylog_p=None)
-    for o, (s, q) in zip(orders, [(s, q) for s in sams for q in QUANTITIES], strict=True):
+    pairs = [(s, q) for s in sams for q in QUANTITIES]
+    orders = fit_orders(records, pairs, polylog_p=None)
+    for o, (s, q) in zip(orders, pairs, strict=True):
         p = s.facts.order
         o["claimed"] = None if p is None else (p + 1 if q == "local" else p)
         o["claim_basis"] = "" if p is None else ("order p + 1 of one step" if q == "local" else "order p of the method")
