@@ -33,9 +33,8 @@ fails there first).
 7. **Kernels without Numba's runtime** (:data:`NO_RUNTIME`, the private ``_nrt=False`` option
    of ``njit``).  The kernels allocate nothing (a block's scratch comes from the launcher,
    every array inside is a view of it or of an argument), so the reference counting that
-   Numba's runtime adds to every view taken and every array passed is pure cost: without it
-   the default ``accnum rates`` compiled in 16.4 s instead of 18 s and ran warm in 6.7 s
-   instead of 8.7 s, ``ddim-li`` 1.29e8 sample-steps/s instead of 1.14e8.  A kernel that
+   Numba's runtime adds to every view taken and every array passed is pure cost (measured
+   in docs/performance.md#fewer-call-levels, with the other compile-time changes).  A kernel that
    allocated, or returned a view it made to Python, would fail to compile (a typing error),
    not run wrongly.
 """
