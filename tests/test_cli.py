@@ -109,3 +109,35 @@ def test_info_warm_fills_the_cache_so_that_rates_does_not_compile(tmp_path):
     after = _cache_snapshot(cache)
     assert sorted(set(after) - set(before)) == []
     assert [name for name in before if after[name] != before[name]] == []
+
+
+def test_progress_bar_says_when_numba_compiles():
+    """A first run's bar says it is compiling while a compile runs (not seemingly stuck), and
+    stops saying so when it ends."""
+    import numba
+    from numba.core import event
+
+    from accnum.cli.common import COMPILING, _compile_note
+
+    class Bar:
+        said = []
+
+        def set_postfix_str(self, s, refresh=True):
+            self.said.append(s)
+
+    @numba.njit(cache=False)
+    def fresh(x):
+        return x + 1
+
+    bar = Bar()
+    with event.install_listener("numba:compile", _compile_note(event, bar)):
+        fresh(1)
+    assert bar.said == [COMPILING, ""]
+
+
+def test_progress_bar_without_a_terminal_passes_items_through():
+    from accnum.cli.common import bar
+
+    seen = []
+    assert list(bar([1, 2, 3], "run", describe=lambda i: seen.append(i) or str(i))) == [1, 2, 3]
+    assert seen == [1, 2, 3]

@@ -4,9 +4,11 @@ progress bars and tables."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import sys
+import threading
 
 from ..errors import InvalidInput
 
@@ -127,23 +129,55 @@ def write_outputs(res, outputs: tuple[str, str | None], stem: str, args) -> None
           + f" ({res.timing['seconds']:.1f} s)")
 
 
-def progress(desc: str, unit: str = "step"):
+#: said on a progress bar while Numba compiles (a first run, or after an upgrade)
+COMPILING = "compiling kernels (first run only: cached after)"
+
+
+def bar(items, unit: str, desc: str | None = None, describe=None):
+    """Iterate ``items`` under a progress bar on stderr (none when stderr is not a terminal),
+    its description ``desc`` or ``describe(item)`` for the item running; while Numba compiles
+    a kernel the bar says so (:data:`COMPILING`), instead of seeming stuck for seconds."""
     from tqdm import tqdm
 
-    return lambda it: tqdm(it, desc=desc, unit=unit, leave=False, file=sys.stderr, disable=None)
+    b = tqdm(items, desc=desc, unit=unit, leave=False, file=sys.stderr, disable=None)
+    event = sys.modules.get("numba.core.event") if not b.disable else None
+    watch = event.install_listener("numba:compile", _compile_note(event, b)) if event else contextlib.nullcontext()
+    with watch:
+        for item in b:
+            if describe is not None:
+                b.set_description(describe(item))
+            yield item
+
+
+def _compile_note(event, b):
+    """A ``numba:compile`` listener that shows :data:`COMPILING` on bar ``b`` while a compile
+    runs (compiles nest, and run in the worker threads of the cpu launcher)."""
+
+    class Note(event.Listener):
+        depth, lock = 0, threading.Lock()
+
+        def on_start(self, ev):
+            with self.lock:
+                self.depth += 1
+                if self.depth == 1:
+                    b.set_postfix_str(COMPILING, refresh=True)
+
+        def on_end(self, ev):
+            with self.lock:
+                self.depth -= 1
+                if self.depth == 0:
+                    b.set_postfix_str("", refresh=True)
+
+    return Note()
+
+
+def progress(desc: str, unit: str = "step"):
+    return lambda it: bar(it, unit, desc)
 
 
 def progress_tasks():
     """A progress bar over ``(sampler, metrics, T)`` tasks, naming the one running."""
-    from tqdm import tqdm
-
-    def wrap(tasks):
-        bar = tqdm(tasks, unit="run", file=sys.stderr, disable=None, leave=False)
-        for task in bar:
-            bar.set_description(f"{task[0].name} T={task[2]}")
-            yield task
-
-    return wrap
+    return lambda tasks: bar(tasks, "run", describe=lambda task: f"{task[0].name} T={task[2]}")
 
 
 def print_table(rows) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from .common import (backend_arg, number_list, output_args, prepare_outputs, sampler_list, schedule_args,
+from .common import (backend_arg, bar, number_list, output_args, prepare_outputs, sampler_list, schedule_args,
                      schedule_params, target_arg, write_outputs)
 from .registry import Command
 
@@ -43,15 +41,7 @@ def _run(args):
 
 def _cells():
     """A progress bar over the (budget, sampler) cells, naming the one running."""
-    from tqdm import tqdm
-
-    def wrap(cells):
-        bar = tqdm(cells, unit="cell", file=sys.stderr, disable=None, leave=False)
-        for b, s in bar:
-            bar.set_description(f"{s.name} at {b} NFE")
-            yield b, s
-
-    return wrap
+    return lambda cells: bar(cells, "cell", describe=lambda cell: f"{cell[1].name} at {cell[0]} NFE")
 
 
 COMMANDS = [
