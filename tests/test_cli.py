@@ -112,18 +112,21 @@ def test_info_warm_fills_the_cache_so_that_rates_does_not_compile(tmp_path):
 
 
 def test_progress_bar_says_when_numba_compiles():
-    """A first run's bar says it is compiling while a compile runs (not seemingly stuck), and
-    stops saying so when it ends."""
+    """A first run's bar says it is compiling while a compile runs (not seemingly stuck), stops
+    saying so when it ends, and leaves the compile out of its rate (the time left)."""
     import numba
     from numba.core import event
 
     from accnum.cli.common import COMPILING, _compile_note
 
     class Bar:
-        said = []
+        said, last_print_t = [], 0.0
 
         def set_postfix_str(self, s, refresh=True):
             self.said.append(s)
+
+        def _time(self):
+            return 42.0
 
     @numba.njit(cache=False)
     def fresh(x):
@@ -133,6 +136,7 @@ def test_progress_bar_says_when_numba_compiles():
     with event.install_listener("numba:compile", _compile_note(event, bar)):
         fresh(1)
     assert bar.said == [COMPILING, ""]
+    assert bar.last_print_t == 42.0       # the bar's rate restarts after the compile
 
 
 def test_progress_bar_without_a_terminal_passes_items_through():
