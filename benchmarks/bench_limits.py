@@ -1,6 +1,6 @@
 """What bounds the two ratio goals of issue 16 on this machine, measured in one run.
 
-    python benchmarks/bench_limits.py                    # both parts (about 2 min on 2 cores)
+    python benchmarks/bench_limits.py                    # both parts (about a minute on 2 cores)
     python benchmarks/bench_limits.py --only throughput  # part 1
     python benchmarks/bench_limits.py --only compile     # part 2
 
