@@ -22,14 +22,13 @@
    spread perfectly over the usable cores.
 
 Every number comes from this run on this machine; nothing is assumed but the clock read as in
-bench_speed.py.
+bench_speed.py (its clock_ghz).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -41,20 +40,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
-def _clock_ghz() -> float:
-    from bench_speed import _cpuinfo
-
-    mhz = [float(ln.split(":")[1]) for ln in _cpuinfo().splitlines() if ln.startswith("cpu MHz")]
-    return max(mhz) / 1000 if mhz else 2.0
-
-
 def _best(fn, repeat: int) -> float:
-    best = math.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+    from bench_speed import _best as best_of
+
+    return best_of(fn, repeat)[0]
 
 
 # --------------------------------------------------------------------------- part 1
@@ -97,15 +86,15 @@ def throughput(n: int, T: int, repeat: int, ks) -> None:
 
     import accnum
     from accnum import schedules
-    from bench_speed import SAMPLERS, Problem, jax_runner
+    from bench_speed import SAMPLERS, Problem, clock_ghz, jax_runner
 
-    ghz = _clock_ghz()
+    ghz, clock_from = clock_ghz()
     cores = numba.get_num_threads()
     sched = schedules.li2024(T)
     steps = T - 1
     y0 = np.random.default_rng(0).standard_normal((n, 2))
     print(f"\n## throughput: ddim-li, isotropic K-component rings (d = 2), {sched.describe()}, n = {n:.0e}, "
-          f"{steps} steps, {cores} threads x {ghz:.2f} GHz, best of {repeat}\n")
+          f"{steps} steps, {cores} threads x {ghz:.2f} GHz ({clock_from}), best of {repeat}\n")
     print(f"{'K':>3s} {'sample-steps/s':>15s} {'core-cycles per sample-step':>28s}")
     cycles = []
     for K in ks:

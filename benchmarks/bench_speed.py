@@ -157,14 +157,10 @@ def _cpuinfo() -> str:
         return ""
 
 
-def peak_gflops(fma_units: int = 2) -> tuple[float, str]:
-    """Double-precision peak of the cores this process may use, and how it was derived:
-    cores (``os.sched_getaffinity``) x clock (the highest ``cpu MHz`` in /proc/cpuinfo, or
-    cpufreq's maximum when larger) x lanes (8 with avx512f, 4 with avx2/avx, else 2) x 2
-    flops per FMA when the ``fma`` flag is there x ``fma_units`` vector units per core
-    (not readable from /proc/cpuinfo: an assumption, printed)."""
-    cores = len(os.sched_getaffinity(0))
-    info = _cpuinfo()
+def clock_ghz(info: str | None = None) -> tuple[float, str]:
+    """The clock in GHz and where it was read: the highest ``cpu MHz`` in /proc/cpuinfo, or
+    cpufreq's maximum when larger (2 GHz, said so, when neither is readable)."""
+    info = _cpuinfo() if info is None else info
     mhz = [float(ln.split(":")[1]) for ln in info.splitlines() if ln.startswith("cpu MHz")]
     ghz, clock_from = (max(mhz) / 1000, "cpu MHz in /proc/cpuinfo") if mhz else (2.0, "unknown, 2 GHz assumed")
     try:
@@ -174,6 +170,18 @@ def peak_gflops(fma_units: int = 2) -> tuple[float, str]:
             ghz, clock_from = top, "cpufreq cpuinfo_max_freq"
     except (OSError, ValueError):
         pass
+    return ghz, clock_from
+
+
+def peak_gflops(fma_units: int = 2) -> tuple[float, str]:
+    """Double-precision peak of the cores this process may use, and how it was derived:
+    cores (``os.sched_getaffinity``) x clock (the highest ``cpu MHz`` in /proc/cpuinfo, or
+    cpufreq's maximum when larger) x lanes (8 with avx512f, 4 with avx2/avx, else 2) x 2
+    flops per FMA when the ``fma`` flag is there x ``fma_units`` vector units per core
+    (not readable from /proc/cpuinfo: an assumption, printed)."""
+    cores = len(os.sched_getaffinity(0))
+    info = _cpuinfo()
+    ghz, clock_from = clock_ghz(info)
     line = next((ln for ln in info.splitlines() if ln.startswith("flags")), "")
     flags = set(line.split(":", 1)[1].split()) if ":" in line else set()
     lanes, isa = (8, "avx512f") if "avx512f" in flags else (4, "avx2") if "avx2" in flags else \
