@@ -77,6 +77,17 @@ def load_lanes(dst, src, i0, L, n):
             dst[a, l] = src[i, a] if i < n else 0.0
 
 
+@numba.njit(**OPTS)
+def store_lanes(dst, src, i0, L, n):
+    """``dst[i0 + l, a] = src[a, l]`` for the lanes that are items (``i0 + l < n``): a block's
+    points back into an ``(n, d)`` array (the inverse of :func:`load_lanes`)."""
+    for l in range(L):
+        i = i0 + l
+        if i < n:
+            for a in range(src.shape[0]):
+                dst[i, a] = src[a, l]
+
+
 def lanes_for(backend: str, per_lane: int, budget: int = 1 << 18) -> int:
     """Lanes per block: :data:`LANES` on the CPU, fewer when a lane's scratch is large (a d x d
     tangent per row at large d), so that a block's scratch stays near ``budget`` numbers;

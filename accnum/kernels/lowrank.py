@@ -34,7 +34,7 @@ import numpy as np
 from .. import noise
 from ..errors import MissingCapability
 from .executor import lincomb, start_lanes
-from .layout import OPTS, Prepared, layout, run, take
+from .layout import OPTS, Prepared, layout, run, store_lanes, take
 from .linalg import slogdet_lane
 from .vmath import vlog
 from .numba_compat import stabilize
@@ -252,13 +252,10 @@ def lowrank_body(b_lo, b_hi, L, n, buf, score, score_lr, args):
             for a in range(d):
                 for l in range(L):
                     sym[0, a, l] = sym[P, a, l]
-        for l in range(L):
-            i = i0 + l
-            if i < n:
-                for a in range(d):
-                    y[i, a] = sym[0, a, l]
-                logdet[i] = ld[l]
-                bad_out[i] = np.int64(bad[l])
+        store_lanes(y, sym[0], i0, L, n)
+        for l in range(min(L, n - i0)):
+            logdet[i0 + l] = ld[l]
+            bad_out[i0 + l] = np.int64(bad[l])
 
 
 def applies(model, program, d: int) -> str | None:

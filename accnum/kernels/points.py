@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from ..score import Evaluations, ScoreModel, no_jacobian
-from .layout import OPTS, launch, lanes_for, layout, load_lanes, take
+from .layout import OPTS, launch, lanes_for, layout, load_lanes, store_lanes, take
 from .numba_compat import identify, stabilize
 
 
@@ -35,14 +35,12 @@ def points_body(b_lo, b_hi, L, n, buf, score, score_jac, args):
             score_jac(sp, 0, i0, L, X, O, Jl, ws)
         else:
             score(sp, 0, i0, L, X, O, ws)
-        for l in range(L):
-            i = i0 + l
-            if i < n:
+        store_lanes(out, O, i0, L, n)
+        if jac:
+            for l in range(min(L, n - i0)):
                 for a in range(d):
-                    out[i, a] = O[a, l]
-                    if jac:
-                        for b in range(d):
-                            J[i, a, b] = Jl[a, b, l]
+                    for b in range(d):
+                        J[i0 + l, a, b] = Jl[a, b, l]
 
 
 class KernelScore(ScoreModel):

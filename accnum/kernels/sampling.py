@@ -14,7 +14,7 @@ from .. import noise
 from ..errors import MissingCapability
 from ..score import Evaluations, no_jacobian
 from .executor import begin, lane_bytes, run_rows, run_scratch, start_lanes, views
-from .layout import OPTS, Prepared, lanes_for, run
+from .layout import OPTS, Prepared, lanes_for, run, store_lanes
 from .numba_compat import identify, stabilize
 from .program import trace
 
@@ -37,35 +37,22 @@ def sample_body(b_lo, b_hi, L, n, buf, score, score_jac, args):
     y, logdet, bad, jac, draw_init, init_key, prog, sp, lay, path = args
     sc = views(buf, lay)
     sym = sc[0]
-    d = y.shape[1]
     R = prog.steps.shape[0]
     for blk in range(b_lo, b_hi):
         i0 = blk * L
         start_lanes(sym[0], y, draw_init, init_key, i0, L, n)
         begin(sc, prog.n_mem, prog.n_noise, L, jac)
         if path.shape[0] == R + 1:     # the trajectory was asked for: Y after every step (row 0: Y_T)
-            _record(path, 0, sym, i0, L, n)
+            store_lanes(path[0], sym[0], i0, L, n)
             for r in range(R):
                 run_rows(score, score_jac, prog, sp, sc, i0, L, r, r + 1, jac)
-                _record(path, r + 1, sym, i0, L, n)
+                store_lanes(path[r + 1], sym[0], i0, L, n)
         else:
             run_rows(score, score_jac, prog, sp, sc, i0, L, np.int64(0), R, jac)
-        for l in range(L):
-            i = i0 + l
-            if i < n:
-                for a in range(d):
-                    y[i, a] = sym[0, a, l]
-                logdet[i] = sc[8][l]
-                bad[i] = np.int64(sc[7][l])
-
-
-@numba.njit(**OPTS)
-def _record(path, r, sym, i0, L, n):
-    for l in range(L):
-        i = i0 + l
-        if i < n:
-            for a in range(sym.shape[1]):
-                path[r, i, a] = sym[0, a, l]
+        store_lanes(y, sym[0], i0, L, n)
+        for l in range(min(L, n - i0)):
+            logdet[i0 + l] = sc[8][l]
+            bad[i0 + l] = np.int64(sc[7][l])
 
 
 def execute(backend: str, target, model, sampler, sched, y0, seed: int, to: int = 1, jac: bool = False,

@@ -18,7 +18,7 @@ import numpy as np
 
 from ...errors import InvalidInput
 from ...kernels.executor import lane_bytes, map_row, run_scratch, views
-from ...kernels.layout import OPTS, launch, lanes_for, load_lanes, take
+from ...kernels.layout import OPTS, launch, lanes_for, load_lanes, store_lanes, take
 from ...kernels.linalg import det_lane, inverse_lane
 from ...kernels.numba_compat import stabilize
 from ...kernels.program import trace_mean_maps
@@ -171,13 +171,10 @@ def newton_body(b_lo, b_hi, L, n, buf, score, score_jac, args):
                                 pending = True
                     if not pending:
                         break
-            for l in range(L):
-                i = i0 + l
-                if i < n:
-                    for a in range(d):
-                        x_out[j, i, a] = X[a, l]
-                    det_out[j, i] = det[l]
-                    its_out[j, i] = np.int64(its[l])
+            store_lanes(x_out[j], X, i0, L, n)
+            for l in range(min(L, n - i0)):
+                det_out[j, i0 + l] = det[l]
+                its_out[j, i0 + l] = np.int64(its[l])
 
 
 def solve_compiled(backend: str, target, model, sampler, sched, t_hi: int, t_lo: int, y, x0, tol: float):
